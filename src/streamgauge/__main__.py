@@ -1,0 +1,5 @@
+"""`python -m streamgauge` runs the command line."""
+
+from streamgauge.cli import main
+
+raise SystemExit(main())
