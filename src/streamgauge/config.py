@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -224,7 +226,10 @@ _REF = re.compile(r"\$\{([^}]+)\}")
 def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
     """Expand ``${VAR}`` from the environment and ``${file:/path}`` from a mounted file."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+        return {
+            k: _interpolate(v, f"{path}.{k}" if path else str(k), problems)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -240,7 +245,9 @@ def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
                 problems.append(f"{path}: cannot read the file it names ({exc.strerror})")
                 return ""
         if ref not in os.environ:
-            problems.append(f"{path}: environment variable {ref} is not set; export it or write the value")
+            problems.append(
+                f"{path}: environment variable {ref} is not set; export it or write the value"
+            )
             return ""
         return os.environ[ref]
 
@@ -266,10 +273,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError([f"config: {path} must hold a mapping of keys at its top level"])
     problems: list[str] = []
-    data = _interpolate(data, "", problems)
+    expanded: dict[str, Any] = _interpolate(data, "", problems)
     if problems:
         raise ConfigError(problems)
-    return data
+    return expanded
 
 
 class _Dict(PydanticBaseSettingsSource):
@@ -289,7 +296,9 @@ def _settings_class(
 ) -> type[Settings]:
     models = tuple(source_models.values())
     source_type: Any = (
-        models[0] if len(models) == 1 else Annotated[Union[models], Field(discriminator="type")]
+        models[0]
+        if len(models) == 1
+        else Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
     )
 
     class _Loaded(Settings):

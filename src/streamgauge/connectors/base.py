@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import email.utils
 import logging
 import random
@@ -121,7 +122,7 @@ class Connector(ABC):
     """A configured source: its streams and the pure mapping of its raw records."""
 
     type: ClassVar[str]
-    config_model: ClassVar[type[SourceConfig]]
+    config_model: ClassVar[builtins.type[SourceConfig]]
 
     def __init__(self, config: SourceConfig, settings: Settings, *, clock: Clock = system_clock):
         self.config = config
@@ -204,7 +205,7 @@ def call_with_retries(
 
     :class:`RateLimited` is not retried here: the sync pauses the source until its reset.
     """
-    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    rng = rng or random.Random()
     for attempt in range(1, policy.attempts + 1):
         try:
             return fn()
@@ -223,7 +224,9 @@ def call_with_retries(
     raise AssertionError("unreachable")
 
 
-def classify_http(status: int, body: str = "", headers: Mapping[str, str] | None = None) -> ConnectorError | None:
+def classify_http(
+    status: int, body: str = "", headers: Mapping[str, str] | None = None
+) -> ConnectorError | None:
     """The error kind of an HTTP answer, or None when it is a success."""
     headers = headers or {}
     if status < 400:

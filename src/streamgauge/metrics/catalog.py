@@ -117,6 +117,24 @@ HEALTH: tuple[MetricDef, ...] = (
         "Model records the source's syncs inserted or changed.",
     ),
     _d(
+        "streamgauge_sync_skipped_records_total",
+        "counter",
+        "source",
+        "Malformed records the source's syncs skipped.",
+    ),
+    _d(
+        "streamgauge_sync_api_calls_total",
+        "counter",
+        "source",
+        "API requests the source's syncs made.",
+    ),
+    _d(
+        "streamgauge_sync_rate_limit_remaining",
+        "gauge",
+        "source",
+        "API budget left after the source's last sync, where the API reports one.",
+    ),
+    _d(
         "streamgauge_snapshot_timestamp_seconds",
         "gauge",
         "",

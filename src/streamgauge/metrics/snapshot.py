@@ -55,7 +55,14 @@ class Snapshot:
             "computed_at": self.computed_at.isoformat(),
             "samples": [[s.name, [list(p) for p in s.labels], s.value] for s in self.samples],
             "histograms": [
-                [h.name, [list(p) for p in h.labels], list(h.bounds), list(h.counts), h.count, h.sum]
+                [
+                    h.name,
+                    [list(p) for p in h.labels],
+                    list(h.bounds),
+                    list(h.counts),
+                    h.count,
+                    h.sum,
+                ]
                 for h in self.histograms
             ],
         }

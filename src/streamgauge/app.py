@@ -1,0 +1,140 @@
+"""The composition root: Settings -> store, connectors, calculator, exposition, scheduler."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from streamgauge.config import Settings
+from streamgauge.connectors.base import Clock, Connector, system_clock
+from streamgauge.connectors.registry import connectors as registered_connectors
+from streamgauge.exposition.collector import Exposition, ServedState
+from streamgauge.metrics import compute_all
+from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.model import Dataset, Record
+from streamgauge.store import Store
+from streamgauge.sync import Progress, SyncOutcome, sync_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RecordCache:
+    """The model records in memory, refreshed from the store by what changed since last time."""
+
+    by_id: dict[str, Record] = field(default_factory=dict)
+    seq: int = -1
+
+    def refresh(self, store: Store) -> int:
+        """Load what changed in the store; returns how many records were (re)loaded."""
+        if self.seq < 0:
+            dataset = store.load_dataset()
+            self.seq = store.max_seq()
+            self.by_id = {r.id: r for kind in _KIND_LISTS for r in getattr(dataset, kind)}
+            return len(self.by_id)
+        records, self.seq = store.changed_since(self.seq)
+        for record in records:
+            self.by_id[record.id] = record
+        return len(records)
+
+    def dataset(self) -> Dataset:
+        dataset = Dataset()
+        for record in self.by_id.values():
+            dataset.add(record)
+        return dataset
+
+
+_KIND_LISTS = (
+    "work_items",
+    "status_changes",
+    "changes",
+    "commits",
+    "pipeline_runs",
+    "deployments",
+    "incidents",
+)
+
+
+class App:
+    """Everything one streamgauge process runs, built from its settings."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = Store.open(settings.store_url)
+        self.connectors: dict[str, Connector] = build_connectors(settings, clock=clock)
+        self.exposition = Exposition(ServedState(sources=tuple(self.connectors)))
+        self.stop = threading.Event()
+        self._compute_lock = threading.Lock()
+        self._cache = RecordCache()
+        self._attempted: set[str] = set()
+        self._computed_after_sync = False
+        self._state_lock = threading.Lock()
+        stored = self.store.latest_snapshot()
+        self._publish(stored)
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def sync(self, source: str, *, progress: Progress | None = None) -> SyncOutcome:
+        outcome = sync_source(
+            self.connectors[source], self.store, clock=self.clock, progress=progress, stop=self.stop
+        )
+        with self._state_lock:
+            self._attempted.add(source)
+        self._publish(self.exposition.state.snapshot)
+        return outcome
+
+    def sync_all(self, *, progress: Progress | None = None) -> list[SyncOutcome]:
+        return [self.sync(name, progress=progress) for name in self.connectors]
+
+    def recompute(self) -> Snapshot:
+        """Compute every metric from the stored records and serve the result."""
+        with self._compute_lock:
+            self._cache.refresh(self.store)
+            snapshot = compute_all(self._cache.dataset(), now=self.clock(), settings=self.settings)
+            self.store.save_snapshot(snapshot)
+            with self._state_lock:
+                if self._attempted >= set(self.connectors):
+                    self._computed_after_sync = True
+            self._publish(snapshot)
+            return snapshot
+
+    # --- serving -----------------------------------------------------------------------------
+
+    def _publish(self, snapshot: Snapshot | None) -> None:
+        self.exposition.update(
+            ServedState(
+                snapshot=snapshot, health=self.store.health(), sources=tuple(self.connectors)
+            )
+        )
+
+    def readiness(self) -> tuple[bool, str]:
+        with self._state_lock:
+            if self._computed_after_sync:
+                return True, "ready"
+            waiting = sorted(set(self.connectors) - self._attempted)
+        if waiting:
+            return False, f"waiting for the first sync of {', '.join(waiting)}"
+        return False, "waiting for the first computation"
+
+    def close(self) -> None:
+        self.stop.set()
+        for connector in self.connectors.values():
+            connector.close()
+        self.store.close()
+
+
+def build_connectors(settings: Settings, *, clock: Clock = system_clock) -> dict[str, Connector]:
+    """One connector per enabled source, by its configured type."""
+    classes = registered_connectors()
+    return {
+        source.name: classes[source.type](source, settings, clock=clock)
+        for source in settings.sources
+        if source.enabled
+    }
+
+
+def source_names(settings: Settings) -> Sequence[str]:
+    return [s.name for s in settings.sources if s.enabled]

@@ -1,0 +1,153 @@
+"""One sync of one source: read each stream from its cursor, normalize, store page by page."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from streamgauge.connectors.base import (
+    Clock,
+    Connector,
+    FatalError,
+    RateLimited,
+    RetriableError,
+    SkippableRecord,
+    SyncContext,
+    system_clock,
+)
+from streamgauge.model import Record
+from streamgauge.store import Store
+from streamgauge.store.types import SyncRun, WriteResult
+
+log = logging.getLogger(__name__)
+
+# Called after each stored page: (stream name, records stored so far in this sync).
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    source: str
+    ok: bool
+    written: WriteResult
+    skipped: int
+    api_calls: int
+    error: str | None = None
+    fatal: bool = False
+    paused_until: datetime | None = None  # the API budget is spent until then
+
+    @property
+    def changed(self) -> bool:
+        return self.written.changed > 0
+
+
+def _describe(exc: BaseException) -> str:
+    # Connector errors are written to be safe to show; anything else is named by type only
+    # plus its message, which the HTTP layers we use never fill with credentials.
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, FatalError | RetriableError) else f"{type(exc).__name__}: {text}"
+
+
+def sync_source(
+    connector: Connector,
+    store: Store,
+    *,
+    clock: Clock = system_clock,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> SyncOutcome:
+    """Sync every stream of ``connector`` into ``store``.
+
+    Each page is written with its cursor in one transaction, so a crash at any point leaves the
+    store at the end of a whole page and the next sync resumes from there; overlapping reads are
+    harmless because writes are idempotent upserts. ``stop`` ends the sync between two pages.
+    """
+    source = connector.name
+    started_at = clock()
+    ctx = SyncContext(source=source, started_at=started_at, cursors=store.cursors(source))
+    written = WriteResult()
+    error: str | None = None
+    fatal = False
+    paused_until: datetime | None = None
+    try:
+        for stream in connector.streams():
+            cursor = store.get_cursor(source, stream.name)
+            if stop is not None and stop.is_set():
+                break
+            for page in stream.read(cursor, ctx):
+                records: list[Record] = []
+                for raw in page.raws:
+                    try:
+                        records.extend(connector.normalize(raw))
+                    except SkippableRecord as exc:
+                        ctx.stats.skipped += 1
+                        log.warning(
+                            "%s/%s: skipped record %s: %s", source, stream.name, raw.native_id, exc
+                        )
+                if page.cursor is not None and page.cursor != cursor:
+                    cursor = page.cursor
+                    new_cursor: str | None = cursor
+                else:
+                    new_cursor = None
+                written += store.write_batch(
+                    source=source,
+                    stream=stream.name,
+                    raws=page.raws,
+                    records=records,
+                    cursor=new_cursor,
+                )
+                if progress is not None:
+                    progress(stream.name, written.changed + written.unchanged)
+                if stop is not None and stop.is_set():
+                    log.info("%s: stopping after stream %s page", source, stream.name)
+                    break
+            ctx.cursors = store.cursors(source)
+    except RateLimited as exc:
+        paused_until = exc.reset_at
+        error = _describe(exc)
+        log.warning("%s: API budget spent; pausing until %s", source, exc.reset_at.isoformat())
+    except FatalError as exc:
+        error, fatal = _describe(exc), True
+        log.error("%s: sync stopped: %s", source, error)
+    except Exception as exc:  # the job boundary: one source's failure never stops the others
+        error = _describe(exc)
+        log.exception("%s: sync failed", source)
+    finished_at = clock()
+    ok = error is None
+    store.record_sync(
+        SyncRun(
+            source=source,
+            started_at=started_at,
+            finished_at=finished_at,
+            ok=ok,
+            records_changed=written.changed,
+            skipped=ctx.stats.skipped,
+            api_calls=ctx.stats.api_calls,
+            rate_limit_remaining=ctx.stats.rate_limit_remaining,
+            error=error,
+        )
+    )
+    if ok:
+        log.info(
+            "%s: synced in %.1fs: %d new, %d changed, %d unchanged, %d skipped, %d API calls",
+            source,
+            (finished_at - started_at).total_seconds(),
+            written.inserted,
+            written.updated,
+            written.unchanged,
+            ctx.stats.skipped,
+            ctx.stats.api_calls,
+        )
+    return SyncOutcome(
+        source=source,
+        ok=ok,
+        written=written,
+        skipped=ctx.stats.skipped,
+        api_calls=ctx.stats.api_calls,
+        error=error,
+        fatal=fatal,
+        paused_until=paused_until,
+    )

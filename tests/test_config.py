@@ -1,0 +1,215 @@
+"""Settings: precedence YAML < env < command line, and errors that name the key and the fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import SecretStr
+
+from streamgauge.config import (
+    ConfigError,
+    SourceConfig,
+    format_duration,
+    load_settings,
+    parse_duration,
+)
+
+
+class TokenSource(SourceConfig):
+    type: Literal["tokened"]
+    token: SecretStr
+    url: str = "https://example.invalid"
+
+
+class PlainSource(SourceConfig):
+    type: Literal["plain"]
+    seed: int = 1
+
+
+MODELS: dict[str, type[SourceConfig]] = {"tokened": TokenSource, "plain": PlainSource}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "streamgauge.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(path: Path | None, **overrides: object) -> object:
+    return load_settings(path, overrides=overrides, source_models=MODELS)
+
+
+def problems_of(path: Path | None, **overrides: object) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(path, **overrides)
+    return info.value.problems
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("STREAMGAUGE_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings(None, source_models=MODELS)
+    assert settings.window_labels == ["7d", "30d", "90d"]
+    assert settings.store_url == "sqlite:///data/streamgauge.db"
+    assert settings.sources == []
+
+
+def test_yaml_then_env_then_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        tmp_path,
+        "data_dir: from-yaml\nlog_level: DEBUG\nserver:\n  host: 127.0.0.1\n  port: 1111\n",
+    )
+    settings = load_settings(path, source_models=MODELS)
+    assert (settings.server.port, settings.server.host, str(settings.data_dir)) == (
+        1111,
+        "127.0.0.1",
+        "from-yaml",
+    )
+
+    monkeypatch.setenv("STREAMGAUGE_SERVER__PORT", "2222")
+    monkeypatch.setenv("STREAMGAUGE_DATA_DIR", "from-env")
+    settings = load_settings(path, source_models=MODELS)
+    # env beats YAML key by key; the YAML's host survives beside the env's port
+    assert (settings.server.port, settings.server.host, str(settings.data_dir)) == (
+        2222,
+        "127.0.0.1",
+        "from-env",
+    )
+    assert settings.log_level == "DEBUG"
+
+    settings = load_settings(path, overrides={"server": {"port": 3333}}, source_models=MODELS)
+    assert (settings.server.port, settings.server.host) == (3333, "127.0.0.1")
+
+
+def test_config_file_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "windows: [1d, 2w]\n")
+    monkeypatch.setenv("STREAMGAUGE_CONFIG", str(path))
+    settings = load_settings(None, source_models=MODELS)
+    assert settings.window_labels == ["1d", "14d"]
+
+
+def test_sources_are_discriminated_on_type(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "sources:\n"
+        "  - {name: one, type: plain, seed: 7, interval: 90s}\n"
+        "  - {name: two, type: tokened, token: abc123}\n",
+    )
+    settings = load_settings(path, source_models=MODELS)
+    one, two = settings.sources
+    assert isinstance(one, PlainSource)
+    assert one.seed == 7
+    assert one.interval == timedelta(seconds=90)
+    assert isinstance(two, TokenSource)
+    assert two.token.get_secret_value() == "abc123"
+    assert "abc123" not in repr(settings)
+
+
+def test_secret_from_env_reference_and_mounted_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n", encoding="utf-8")
+    monkeypatch.setenv("MY_TOKEN", "from-env")
+    path = write(
+        tmp_path,
+        "sources:\n"
+        "  - {name: a, type: tokened, token: '${MY_TOKEN}'}\n"
+        f"  - {{name: b, type: tokened, token: '${{file:{secret_file}}}'}}\n",
+    )
+    a, b = load_settings(path, source_models=MODELS).sources
+    assert isinstance(a, TokenSource)
+    assert isinstance(b, TokenSource)
+    assert a.token.get_secret_value() == "from-env"
+    assert b.token.get_secret_value() == "from-file"
+
+
+def test_unset_env_reference_names_key_and_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  - {name: a, type: tokened, token: '${NOPE_NOT_SET}'}\n")
+    assert problems_of(path) == [
+        "sources[0].token: environment variable NOPE_NOT_SET is not set; export it or write the value"
+    ]
+
+
+def test_unknown_source_type(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  - {name: a, type: svn}\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith("sources[0]: ")
+    assert "'svn'" in problem
+    assert "use one of: tokened, plain" in problem
+
+
+def test_missing_token(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  - {name: a, type: tokened}\n")
+    assert problems_of(path) == ["sources[0].token: Field required; add it"]
+
+
+def test_malformed_yaml_names_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "server:\n  port: 1\n bad: [\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"config: {path} line 3 column 2")
+    assert "fix the YAML syntax" in problem
+
+
+def test_unknown_window(tmp_path: Path) -> None:
+    path = write(tmp_path, "windows: [7d, 30x]\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith("windows[1]: '30x' is not a duration")
+
+
+def test_misspelled_key_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "servr:\n  port: 1\n")
+    assert problems_of(path) == [
+        "servr: Extra inputs are not permitted; remove it or check its spelling"
+    ]
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "server: {port: 0}\nsources:\n  - {name: Bad Name, type: plain}\n  - {name: x, type: tokened}\n",
+    )
+    keys = sorted(p.split(":")[0] for p in problems_of(path))
+    assert keys == ["server.port", "sources[0].name", "sources[1].token"]
+
+
+def test_duplicate_source_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  - {name: a, type: plain}\n  - {name: a, type: plain}\n")
+    assert problems_of(path) == ["config: sources: two sources are named 'a'"]
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert problems_of(missing) == [f"config: file {missing} does not exist; give an existing file"]
+
+
+def test_durations_round_trip() -> None:
+    assert parse_duration("90d") == timedelta(days=90)
+    assert parse_duration(30) == timedelta(seconds=30)
+    assert format_duration(timedelta(days=7)) == "7d"
+    assert format_duration(timedelta(minutes=90)) == "90m"
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("1 day")
+
+
+def test_mapping_resolution(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "teams:\n  payments: {apps: [checkout], projects: [PAY]}\n"
+        "apps:\n  checkout: {repos: [acme/checkout], labels: [app:checkout]}\n",
+    )
+    settings = load_settings(path, source_models=MODELS)
+    assert settings.resolve(repo="acme/checkout") == ("payments", "checkout")
+    assert settings.resolve(labels=["app:checkout"]) == ("payments", "checkout")
+    assert settings.resolve(project="PAY") == ("payments", None)
+    assert settings.resolve(repo="acme/other", default_team="core") == ("core", None)
