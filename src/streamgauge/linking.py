@@ -1,0 +1,154 @@
+"""Cross-tool joins: work-item keys in text, the deployment that shipped a change, incident blame.
+
+Everything here is built once per calculation from dicts and sorted lists, so a join costs
+O(records) plus a sort, never a loop over deployments for each change or incident.
+
+Rules (docs/metrics.md states them for users too):
+
+* A **production deployment** is a deployment whose ``environment`` is ``production``.
+* The deployment that **shipped** a commit is the first successful production deployment, of
+  any app, ordered by ``finished_at``, that lists the commit's sha in ``commit_shas`` (or as its
+  own ``sha``). A change is shipped by the earliest of the deployments that shipped its
+  ``merge_sha`` or any of its ``commit_shas``.
+* An incident is **blamed** on the deployment its ``deployment_id`` names when that deployment
+  is known; else on the latest successful production deployment of the same app that finished
+  within ``incident_window`` before the incident opened (at or before the opening); else on
+  none: it stays unattributed and is never pinned on a deployment months earlier.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from streamgauge.model import (
+    Change,
+    Dataset,
+    Deployment,
+    Environment,
+    Incident,
+    RunResult,
+    WorkItem,
+)
+
+# Jira-style keys: a project key (a capital letter, then capitals, digits or '_') and a number.
+# Case-insensitive so ``feature/pay-123-refunds`` is found; see :func:`find_keys` for how
+# lower-case hits are kept apart from words like ``utf-8``.
+_KEY = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z][A-Za-z0-9_]{1,9})-([1-9][0-9]{0,8})(?![A-Za-z0-9])")
+
+
+def find_keys(*texts: str | None, projects: Collection[str] | None = None) -> tuple[str, ...]:
+    """Work-item keys (``PAY-123``) in titles, branch names or commit messages, in order, once each.
+
+    Without ``projects`` only keys written in capitals count (``PAY-12``, not ``utf-8``).
+    With ``projects`` (the tracker's project keys) any case counts, but only for those projects,
+    which also drops look-alikes such as ``SHA-256``.
+    """
+    wanted = {p.upper() for p in projects} if projects is not None else None
+    found: dict[str, None] = {}
+    for text in texts:
+        if not text:
+            continue
+        for match in _KEY.finditer(text):
+            project, number = match.group(1), match.group(2)
+            if wanted is None:
+                if not project.isupper():
+                    continue
+            elif project.upper() not in wanted:
+                continue
+            found.setdefault(f"{project.upper()}-{number}", None)
+    return tuple(found)
+
+
+def is_production(deployment: Deployment) -> bool:
+    return deployment.environment is Environment.PRODUCTION
+
+
+def _finish_order(deployment: Deployment) -> tuple[datetime, datetime, str]:
+    # finished_at first; started_at and id only make the order total, hence deterministic.
+    return deployment.finished_at or deployment.started_at, deployment.started_at, deployment.id
+
+
+@dataclass(slots=True)
+class Links:
+    """The joins of one dataset, built once by :meth:`build` and then only read."""
+
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    # sha -> the first successful production deployment that shipped it
+    shipped_by: dict[str, Deployment] = field(default_factory=dict)
+    work_items: dict[str, WorkItem] = field(default_factory=dict)  # by key
+    # incident id -> the deployment it is blamed on (unattributed incidents are absent)
+    blame: dict[str, Deployment] = field(default_factory=dict)
+    blame_explicit: set[str] = field(default_factory=set)  # incident ids blamed by deployment_id
+    # deployment id -> the incidents blamed on it, in the order they opened
+    incidents_of: dict[str, list[Incident]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, dataset: Dataset, *, incident_window: timedelta) -> Links:
+        links = cls(deployments={d.id: d for d in dataset.deployments})
+        successes = sorted(
+            (
+                d
+                for d in dataset.deployments
+                if is_production(d) and d.result is RunResult.SUCCESS and d.finished_at is not None
+            ),
+            key=_finish_order,
+        )
+        for deployment in successes:
+            if deployment.sha:
+                links.shipped_by.setdefault(deployment.sha, deployment)
+            for sha in deployment.commit_shas:
+                links.shipped_by.setdefault(sha, deployment)
+        for item in dataset.work_items:
+            links.work_items.setdefault(item.key, item)
+        links._blame_incidents(dataset.incidents, successes, incident_window)
+        return links
+
+    def _blame_incidents(
+        self,
+        incidents: Iterable[Incident],
+        successes: Sequence[Deployment],
+        window: timedelta,
+    ) -> None:
+        by_app: dict[str, list[Deployment]] = defaultdict(list)
+        for deployment in successes:  # already in finish order, so each list is sorted
+            if deployment.app is not None:
+                by_app[deployment.app].append(deployment)
+        finish_times = {
+            app: [d.finished_at for d in deps if d.finished_at is not None]
+            for app, deps in by_app.items()
+        }
+        for incident in sorted(incidents, key=lambda i: (i.opened_at, i.id)):
+            explicit = self.deployments.get(incident.deployment_id or "")
+            if explicit is not None:
+                self.blame[incident.id] = explicit
+                self.blame_explicit.add(incident.id)
+            elif incident.app is not None and incident.app in by_app:
+                times = finish_times[incident.app]
+                latest = bisect_right(times, incident.opened_at) - 1
+                if latest < 0 or times[latest] < incident.opened_at - window:
+                    continue
+                self.blame[incident.id] = by_app[incident.app][latest]
+            else:
+                continue
+            self.incidents_of.setdefault(self.blame[incident.id].id, []).append(incident)
+
+    def shipping_deployment(self, change: Change) -> Deployment | None:
+        """The first successful production deployment that shipped any commit of ``change``."""
+        first: Deployment | None = None
+        shas = (change.merge_sha, *change.commit_shas) if change.merge_sha else change.commit_shas
+        for sha in shas:
+            deployment = self.shipped_by.get(sha)
+            if deployment is not None and (
+                first is None or _finish_order(deployment) < _finish_order(first)
+            ):
+                first = deployment
+        return first
+
+    def work_items_for(self, keys: Iterable[str]) -> list[WorkItem]:
+        """The known work items among ``keys``; unknown keys are skipped."""
+        return [self.work_items[k] for k in keys if k in self.work_items]

@@ -1,0 +1,214 @@
+"""DORA: each change's lead time, and the deployment metrics built from it and from outcomes.
+
+Definitions, as seen at ``now`` (:mod:`streamgauge.linking` says which deployment shipped a
+change and which deployment an incident is blamed on; :mod:`.deployments` says when a
+deployment failed and when it recovered):
+
+* **Deployment frequency** of a window: successful production deployments that finished in
+  the window, divided by the window's length in days.
+* **Change lead time** of a merged change: ``deployed_at - first_commit_at`` (``created_at`` when
+  the first commit is unknown), where ``deployed_at`` is when the first successful production
+  deployment that shipped it finished. A change belongs to the window its ``deployed_at`` falls
+  in, and to the team and app of that deployment (the change's own when the deployment has
+  none). Lead times above ``metrics.max_lead_time`` (a first deployment shipping years of old
+  commits) and negative ones are left out and counted for data quality.
+* **Change failure rate** of a window: failed over all production deployments that ended in the
+  window (running ones are not counted). An empty window has no rate (no sample), not 0/0.
+* **Failed deployment recovery time** of a window: quantiles of the recovery times of the failed
+  production deployments whose recovery instant falls in the window.
+* **Deployments** counter: production deployments that ended by ``now``, by result; histogram of
+  change lead time: every lead time deployed by ``now``. Both over the whole history.
+
+Every gauge is cut by the groups of :mod:`.dimensions`; quantiles follow :mod:`.stats`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from streamgauge.linking import Links
+from streamgauge.metrics.catalog import BY_NAME, QUANTILES
+from streamgauge.metrics.deployments import DeploymentOutcome, RecoveryRule, deployment_outcomes
+from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
+from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
+from streamgauge.metrics.stats import format_quantile, histogram, quantiles
+from streamgauge.metrics.windows import Window, seconds_between
+from streamgauge.model import Change, ChangeState, Dataset, Deployment, RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class LeadTime:
+    """One change that reached production, with the deployment that shipped it."""
+
+    change: Change
+    deployment: Deployment
+    started_at: datetime  # first commit, or the change's creation when that is unknown
+    deployed_at: datetime
+    seconds: float
+    group: Group
+
+
+@dataclass(slots=True)
+class DoraFacts:
+    """The records behind every DORA number, plus what had to be left out and why."""
+
+    lead_times: list[LeadTime] = field(default_factory=list)
+    outcomes: list[DeploymentOutcome] = field(default_factory=list)
+    never_deployed: int = 0  # merged changes no successful production deployment shipped by now
+    negative_lead_times: int = 0
+    too_long_lead_times: int = 0
+    negative_recoveries: int = 0
+
+
+def lead_times(
+    changes: Iterable[Change],
+    links: Links,
+    *,
+    now: datetime,
+    max_lead_time: timedelta,
+    fold: LabelFolder,
+    facts: DoraFacts,
+) -> None:
+    """Fill ``facts.lead_times`` (and the counts of left-out changes)."""
+    limit = max_lead_time.total_seconds()
+    for change in changes:
+        if change.state is not ChangeState.MERGED:
+            continue
+        deployment = links.shipping_deployment(change)
+        deployed_at = deployment.finished_at if deployment is not None else None
+        if deployment is None or deployed_at is None or deployed_at > now:
+            facts.never_deployed += 1
+            continue
+        started_at = change.first_commit_at or change.created_at
+        seconds = seconds_between(started_at, deployed_at)
+        if seconds < 0:
+            facts.negative_lead_times += 1
+            continue
+        if seconds > limit:
+            facts.too_long_lead_times += 1
+            continue
+        group = fold.pair(deployment.team or change.team, deployment.app or change.app)
+        facts.lead_times.append(
+            LeadTime(change, deployment, started_at, deployed_at, seconds, group)
+        )
+
+
+def dora_facts(
+    dataset: Dataset,
+    links: Links,
+    *,
+    now: datetime,
+    max_lead_time: timedelta,
+    recovery: RecoveryRule,
+    fold: LabelFolder,
+) -> DoraFacts:
+    """Every change's lead time and every production deployment's outcome, as seen at ``now``."""
+    facts = DoraFacts()
+    lead_times(dataset.changes, links, now=now, max_lead_time=max_lead_time, fold=fold, facts=facts)
+    facts.outcomes, facts.negative_recoveries = deployment_outcomes(
+        dataset.deployments, links, now=now, recovery=recovery, fold=fold
+    )
+    return facts
+
+
+# --- metric families ---------------------------------------------------------------------------
+
+DEPLOYMENTS = "streamgauge_deployments_total"
+LEAD_TIME_HISTOGRAM = "streamgauge_change_lead_time_seconds"
+LEAD_TIME_WINDOW = "streamgauge_change_lead_time_window_seconds"
+FREQUENCY_WINDOW = "streamgauge_deployment_frequency_window_per_day"
+FAILURE_RATE_WINDOW = "streamgauge_change_failure_rate_window_ratio"
+RECOVERY_WINDOW = "streamgauge_failed_deployment_recovery_time_window_seconds"
+COUNTED_RESULTS = (RunResult.SUCCESS, RunResult.FAILURE, RunResult.CANCELED)
+
+
+def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Window]) -> None:
+    """Add every DORA family of :data:`catalog.COMPUTED` to ``snapshot``."""
+    ended = [o for o in facts.outcomes if o.ended_at is not None]
+    pairs = {o.group for o in facts.outcomes} | {lt.group for lt in facts.lead_times}
+
+    # Whole-history counter and histogram, (team, app) grain, with zero series for every pair
+    # so that a result's first deployment shows up as an increase.
+    results: dict[tuple[Group, str], int] = defaultdict(int)
+    for o in ended:
+        results[o.group, o.deployment.result.value] += 1
+    observed: dict[Group, list[float]] = defaultdict(list)
+    for lt in facts.lead_times:
+        observed[lt.group].append(lt.seconds)
+    buckets = BY_NAME[LEAD_TIME_HISTOGRAM].buckets
+    for team, app in sorted(pairs):
+        for result in COUNTED_RESULTS:
+            snapshot.add(
+                DEPLOYMENTS,
+                results[(team, app), result.value],
+                team=team,
+                app=app,
+                result=result.value,
+            )
+        h = histogram(observed[(team, app)], buckets)
+        snapshot.histograms.append(
+            HistogramSample(
+                LEAD_TIME_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum
+            )
+        )
+
+    deployment_groups = all_groups({o.group for o in facts.outcomes})
+    for window in windows:
+        successes: dict[Group, int] = defaultdict(int)
+        counted: dict[Group, int] = defaultdict(int)
+        failed: dict[Group, int] = defaultdict(int)
+        for o in ended:
+            if not window.contains(o.ended_at):
+                continue
+            for group in groups_of(o.group):
+                counted[group] += 1
+                failed[group] += o.failed
+                successes[group] += o.deployment.result is RunResult.SUCCESS
+        for team, app in sorted(deployment_groups):
+            # Zero deployments is a frequency (0 per day); zero deployments is no failure rate.
+            snapshot.add(
+                FREQUENCY_WINDOW,
+                successes[(team, app)] / window.days,
+                team=team,
+                app=app,
+                window=window.label,
+            )
+            if counted[(team, app)]:
+                snapshot.add(
+                    FAILURE_RATE_WINDOW,
+                    failed[(team, app)] / counted[(team, app)],
+                    team=team,
+                    app=app,
+                    window=window.label,
+                )
+        lead = _by_group(
+            (lt.group, lt.seconds) for lt in facts.lead_times if window.contains(lt.deployed_at)
+        )
+        _add_quantiles(snapshot, LEAD_TIME_WINDOW, lead, window)
+        recovered = _by_group(
+            (o.group, o.recovery_seconds)
+            for o in ended
+            if o.recovery_seconds is not None and window.contains(o.recovered_at)
+        )
+        _add_quantiles(snapshot, RECOVERY_WINDOW, recovered, window)
+
+
+def _by_group(observations: Iterable[tuple[Group, float]]) -> dict[Group, list[float]]:
+    grouped: dict[Group, list[float]] = defaultdict(list)
+    for pair, value in observations:
+        for group in groups_of(pair):
+            grouped[group].append(value)
+    return grouped
+
+
+def _add_quantiles(
+    snapshot: Snapshot, name: str, grouped: dict[Group, list[float]], window: Window
+) -> None:
+    for (team, app), values in sorted(grouped.items()):
+        for p, value in quantiles(values, QUANTILES).items():
+            snapshot.add(
+                name, value, team=team, app=app, window=window.label, quantile=format_quantile(p)
+            )

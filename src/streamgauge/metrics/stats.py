@@ -1,0 +1,81 @@
+"""Order statistics shared by every metric: quantiles and cumulative histograms.
+
+Quantiles use linear interpolation between closest ranks, Hyndman & Fan's type 7 (the default
+of numpy.quantile, R's quantile and Excel's PERCENTILE.INC): for ``n`` sorted values ``x[0..n-1]``
+and probability ``p``, ``h = (n - 1) * p`` and the quantile is
+``x[floor(h)] + (h - floor(h)) * (x[floor(h) + 1] - x[floor(h)])``. One value is every quantile
+of itself; no values have no quantile (the caller emits no sample rather than a made-up 0).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+
+def quantile(ordered: Sequence[float], p: float) -> float | None:
+    """Type 7 quantile of already sorted values; None when there are none."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"quantile probability {p} is outside [0, 1]")
+    if not ordered:
+        return None
+    h = (len(ordered) - 1) * p
+    low = math.floor(h)
+    if low + 1 >= len(ordered):
+        return float(ordered[-1])
+    return float(ordered[low] + (h - low) * (ordered[low + 1] - ordered[low]))
+
+
+def quantiles(values: Iterable[float], ps: Sequence[float]) -> dict[float, float]:
+    """Each probability in ``ps`` to its type 7 quantile; empty when there are no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    out: dict[float, float] = {}
+    for p in ps:
+        value = quantile(ordered, p)
+        if value is not None:
+            out[p] = value
+    return out
+
+
+def format_quantile(p: float) -> str:
+    """Label value of a quantile: 0.5 -> '0.5', 0.85 -> '0.85' (no float noise)."""
+    return repr(float(p))
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Cumulative bucket counts as Prometheus exposes them: ``counts[i]`` values <= ``bounds[i]``.
+
+    The ``+Inf`` bucket is ``count``.
+    """
+
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    count: int
+    sum: float
+
+
+def histogram(values: Iterable[float], bounds: Sequence[float]) -> Histogram:
+    """Cumulative histogram of ``values`` over ascending upper ``bounds``."""
+    edges = tuple(float(b) for b in bounds)
+    if any(a >= b for a, b in pairwise(edges)):
+        raise ValueError("histogram bounds must be strictly ascending")
+    per_bucket = [0] * (len(edges) + 1)
+    count = 0
+    total = 0.0
+    for value in values:
+        # bisect_left: a value equal to a bound belongs to that bound's bucket (le = "<=").
+        per_bucket[bisect_left(edges, value)] += 1
+        count += 1
+        total += value
+    cumulative: list[int] = []
+    running = 0
+    for n in per_bucket[:-1]:
+        running += n
+        cumulative.append(running)
+    return Histogram(edges, tuple(cumulative), count, total)
