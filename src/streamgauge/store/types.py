@@ -53,3 +53,7 @@ class SourceHealth:
     api_calls_total: int
     rate_limit_remaining: int | None
     last_error: str | None
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked: unreachable, unsupported, or a data file from the future."""

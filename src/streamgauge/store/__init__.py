@@ -1,0 +1,15 @@
+"""Storage of raw payloads, model records, cursors, sync runs and snapshots (SQLite or PostgreSQL)."""
+
+from streamgauge.store.migrations import MIGRATIONS, Migration
+from streamgauge.store.store import Store
+from streamgauge.store.types import SourceHealth, StoreError, SyncRun, WriteResult
+
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "SourceHealth",
+    "Store",
+    "StoreError",
+    "SyncRun",
+    "WriteResult",
+]

@@ -1,0 +1,146 @@
+"""The store's read queries and small writes: bulk record loads, sync-run health, snapshots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.model import Record
+from streamgauge.store.codec import RecordCodec, dump_json, from_micros, to_micros
+from streamgauge.store.schema import Schema
+from streamgauge.store.types import SourceHealth, SyncRun
+
+# Which list of a Dataset holds each kind.
+DATASET_LISTS: dict[str, str] = {
+    "work_item": "work_items",
+    "status_change": "status_changes",
+    "change": "changes",
+    "commit": "commits",
+    "pipeline_run": "pipeline_runs",
+    "deployment": "deployments",
+    "incident": "incidents",
+}
+
+# Rows fetched per round trip when loading whole tables.
+_FETCH_ROWS = 5000
+
+
+def load_json(text: str) -> Any:
+    return json.loads(text)
+
+
+def decode_all(
+    connection: Connection, schema: Schema, codec: RecordCodec, kind: str
+) -> Iterator[Record]:
+    """Every record of a kind, in storage order.
+
+    Runs the compiled query on the driver's own cursor: plain tuples cost less per row than
+    result rows, and the codec does all type conversion itself.
+    """
+    table = schema.models[kind]
+    query = select(*(table.c[name] for name in codec.names))
+    compiled = query.compile(dialect=connection.dialect)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        decode = codec.decode
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            yield from map(decode, rows)
+    finally:
+        cursor.close()
+
+
+def changed_since(
+    connection: Connection, schema: Schema, codecs: dict[str, RecordCodec], seq: int
+) -> list[tuple[int, Record]]:
+    found: list[tuple[int, Record]] = []
+    for kind, codec in codecs.items():
+        table = schema.models[kind]
+        query = select(table.c.seq, *(table.c[name] for name in codec.names)).where(
+            table.c.seq > seq
+        )
+        for row in connection.execute(query):
+            found.append((row[0], codec.decode(row[1:])))
+    return found
+
+
+def insert_sync_run(connection: Connection, schema: Schema, run: SyncRun) -> None:
+    connection.execute(
+        schema.sync_runs.insert().values(
+            source=run.source,
+            started_at=to_micros(run.started_at),
+            finished_at=to_micros(run.finished_at),
+            ok=run.ok,
+            records_changed=run.records_changed,
+            skipped=run.skipped,
+            api_calls=run.api_calls,
+            rate_limit_remaining=run.rate_limit_remaining,
+            error=run.error,
+        )
+    )
+
+
+def health(connection: Connection, schema: Schema) -> list[SourceHealth]:
+    """Totals per source over every logged run.
+
+    The rate-limit budget is the newest run's (the last logged); the last error is the message
+    of the newest run that had one, kept after the source recovers so it can still be read.
+    """
+    runs = schema.sync_runs
+    totals = (
+        select(
+            runs.c.source,
+            func.max(case((runs.c.ok, runs.c.finished_at))),
+            func.sum(case((runs.c.ok, 0), else_=1)),
+            func.sum(runs.c.records_changed),
+            func.sum(runs.c.skipped),
+            func.sum(runs.c.api_calls),
+            func.max(runs.c.id),
+            func.max(case((runs.c.error.is_not(None), runs.c.id))),
+        )
+        .group_by(runs.c.source)
+        .order_by(runs.c.source)
+    )
+    rows = connection.execute(totals).all()
+    wanted = {row[6] for row in rows} | {row[7] for row in rows if row[7] is not None}
+    details: dict[int, tuple[int | None, str | None]] = {}
+    if wanted:
+        query = select(runs.c.id, runs.c.rate_limit_remaining, runs.c.error).where(
+            runs.c.id.in_(sorted(wanted))
+        )
+        details = {run_id: (budget, error) for run_id, budget, error in connection.execute(query)}
+    return [
+        SourceHealth(
+            source=source,
+            last_success_at=from_micros(last_ok) if last_ok is not None else None,
+            errors_total=int(errors),
+            records_total=int(records),
+            skipped_total=int(skipped),
+            api_calls_total=int(calls),
+            rate_limit_remaining=details[newest][0],
+            last_error=details[error_id][1] if error_id is not None else None,
+        )
+        for source, last_ok, errors, records, skipped, calls, newest, error_id in rows
+    ]
+
+
+def insert_snapshot(connection: Connection, schema: Schema, snapshot: Snapshot, keep: int) -> None:
+    table = schema.snapshots
+    connection.execute(
+        table.insert().values(
+            computed_at=to_micros(snapshot.computed_at), payload=dump_json(snapshot.to_json())
+        )
+    )
+    newest = select(table.c.id).order_by(table.c.computed_at.desc(), table.c.id.desc()).limit(keep)
+    connection.execute(table.delete().where(table.c.id.not_in(newest.scalar_subquery())))
+
+
+def latest_snapshot(connection: Connection, schema: Schema) -> Snapshot | None:
+    table = schema.snapshots
+    query = select(table.c.payload).order_by(table.c.computed_at.desc(), table.c.id.desc())
+    payload = connection.scalar(query.limit(1))
+    return Snapshot.from_json(json.loads(payload)) if payload is not None else None

@@ -1,0 +1,238 @@
+"""The store: the one place records, cursors, sync runs and snapshots are kept."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from streamgauge.connectors.base import RawRecord, system_clock
+from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.model import KINDS, Dataset, Record
+from streamgauge.store import queries
+from streamgauge.store.codec import RecordCodec, from_micros
+from streamgauge.store.engine import WRITE_OPTION, build_engine, display_url, parse_url
+from streamgauge.store.migrations import MIGRATIONS, Migration, current_version, migrate
+from streamgauge.store.schema import Schema
+from streamgauge.store.types import SourceHealth, StoreError, SyncRun, WriteResult
+from streamgauge.store.writes import write_cursor, write_raws, write_records
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The database's own words, first line only (SQLAlchemy appends the statement)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else ''}"
+
+
+class Store:
+    """SQLite or PostgreSQL behind one API; safe to share between the scheduler and HTTP threads."""
+
+    def __init__(
+        self, engine: Engine, url: URL, schema: Schema, *, clock: Clock, keep_snapshots: int
+    ) -> None:
+        self._engine = engine
+        self._url = url
+        self._schema = schema
+        self._clock = clock
+        self._keep_snapshots = keep_snapshots
+        self._codecs = {kind: RecordCodec(cls, schema.specs[kind]) for kind, cls in KINDS.items()}
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        clock: Clock = system_clock,
+        keep_snapshots: int = 5,
+    ) -> Store:
+        """Connect, create or upgrade the schema, and return a ready store.
+
+        ``migrations`` is the list of schema steps (tests inject their own); a store whose
+        recorded version is newer than the last step is refused with :class:`StoreError`.
+        """
+        parsed = parse_url(url)
+        engine = build_engine(parsed)
+        schema = Schema()
+        try:
+            version = migrate(engine, schema, migrations, clock())
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(
+                f"cannot open the store at {display_url(parsed)}: {_reason(exc)}"
+            ) from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        log.debug("opened store %s at schema version %d", display_url(parsed), version)
+        return cls(engine, parsed, schema, clock=clock, keep_snapshots=max(1, keep_snapshots))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({display_url(self._url)!r})"
+
+    # --- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A read transaction that sees one state across all its queries."""
+        with self._engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+
+    def schema_version(self) -> int:
+        with self._reading() as connection:
+            return current_version(connection, self._schema)
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write_batch(
+        self,
+        *,
+        source: str,
+        stream: str,
+        raws: Sequence[RawRecord],
+        records: Sequence[Record],
+        cursor: str | None,
+    ) -> WriteResult:
+        """Raws, model records and the cursor in one transaction: all of it is kept or none."""
+        try:
+            with self._writing() as connection:
+                write_raws(connection, self._schema, source, raws)
+                result = write_records(connection, self._schema, self._codecs, records)
+                if cursor is not None:
+                    write_cursor(connection, self._schema, source, stream, cursor, self._clock())
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"writing a batch of {source}/{stream} failed and none of it was kept: "
+                f"{_reason(exc)}"
+            ) from exc
+        return result
+
+    def record_sync(self, run: SyncRun) -> None:
+        with self._writing() as connection:
+            queries.insert_sync_run(connection, self._schema, run)
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store a snapshot and drop all but the newest few."""
+        with self._writing() as connection:
+            queries.insert_snapshot(connection, self._schema, snapshot, self._keep_snapshots)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, stream: str) -> str | None:
+        table = self._schema.sync_cursors
+        query = select(table.c.value).where(table.c.source == source, table.c.stream == stream)
+        with self._reading() as connection:
+            return connection.scalar(query)
+
+    def cursors(self, source: str) -> dict[str, str]:
+        table = self._schema.sync_cursors
+        query = select(table.c.stream, table.c.value).where(table.c.source == source)
+        with self._reading() as connection:
+            return {stream: value for stream, value in connection.execute(query)}
+
+    def _codec(self, kind: str) -> RecordCodec:
+        codec = self._codecs.get(kind)
+        if codec is None:
+            raise StoreError(f"unknown record kind {kind!r}; one of {', '.join(self._codecs)}")
+        return codec
+
+    def load_dataset(self) -> Dataset:
+        """Every model record, read in one consistent transaction.
+
+        To follow up with :meth:`changed_since`, read :meth:`max_seq` *before* loading: a
+        record written in between then comes twice, which replacing by id absorbs.
+        """
+        dataset = Dataset()
+        with self._reading() as connection:
+            for kind, codec in self._codecs.items():
+                target: list[Any] = getattr(dataset, queries.DATASET_LISTS[kind])
+                target.extend(queries.decode_all(connection, self._schema, codec, kind))
+        return dataset
+
+    def iter_records(self, kind: str, source: str | None = None) -> Iterator[Record]:
+        """Records of one kind (optionally one source) in the order they were last written."""
+        codec = self._codec(kind)
+        table = self._schema.models[kind]
+        query = select(*(table.c[name] for name in codec.names)).order_by(table.c.seq)
+        if source is not None:
+            query = query.where(table.c.source == source)
+        with self._reading() as connection:
+            result = connection.execution_options(yield_per=2000).execute(query)
+            for row in result:
+                yield codec.decode(row)
+
+    def iter_raw(self, source: str, stream: str | None = None) -> Iterator[RawRecord]:
+        table = self._schema.raw_records
+        query = select(
+            table.c.stream, table.c.native_id, table.c.payload, table.c.fetched_at, table.c.url
+        ).where(table.c.source == source)
+        if stream is not None:
+            query = query.where(table.c.stream == stream)
+        query = query.order_by(table.c.stream, table.c.native_id)
+        with self._reading() as connection:
+            result = connection.execution_options(yield_per=2000).execute(query)
+            for row_stream, native_id, payload, fetched_at, url in result:
+                yield RawRecord(
+                    row_stream, native_id, queries.load_json(payload), from_micros(fetched_at), url
+                )
+
+    def changed_since(self, seq: int) -> tuple[list[Record], int]:
+        """Records inserted or updated after ``seq``, oldest change first, and the new high-water
+        seq to pass next time (``seq`` itself when nothing changed)."""
+        with self._reading() as connection:
+            found = queries.changed_since(connection, self._schema, self._codecs, seq)
+        found.sort(key=lambda pair: pair[0])
+        high = found[-1][0] if found else seq
+        return [record for _, record in found], high
+
+    def max_seq(self) -> int:
+        """The newest seq handed out (0 for an empty store)."""
+        table = self._schema.store_seq
+        with self._reading() as connection:
+            return int(connection.scalar(select(table.c.value).where(table.c.id == 1)) or 0)
+
+    def counts(self) -> dict[str, int]:
+        """Model rows per kind, every kind listed."""
+        with self._reading() as connection:
+            return {
+                kind: int(connection.scalar(select(func.count()).select_from(table)) or 0)
+                for kind, table in self._schema.models.items()
+            }
+
+    def health(self) -> list[SourceHealth]:
+        """Per source, from the whole sync log, sorted by source."""
+        with self._reading() as connection:
+            return queries.health(connection, self._schema)
+
+    def latest_snapshot(self) -> Snapshot | None:
+        with self._reading() as connection:
+            return queries.latest_snapshot(connection, self._schema)
