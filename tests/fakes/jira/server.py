@@ -74,6 +74,8 @@ class FakeJira:
         )
         self.max_results = max_results
         self.hidden_projects = set(hidden_projects)
+        # Histories the single-issue endpoint inlines; lower it to play a site that cuts them.
+        self.issue_changelog_limit: int | None = None
         self.counts: Counter[str] = Counter()
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -252,10 +254,11 @@ class FakeJira:
         *,
         default_fields: list[str] | None,
         api: str,
+        inline_limit: int | None = None,
     ) -> list[dict[str, Any]]:
         fields = _fields(params, default_fields)
         expand = {e for v in params.get("expand", []) for e in v.split(",")}
-        limit = self.inline_limit if "changelog" in expand else None
+        limit = (inline_limit or self.inline_limit) if "changelog" in expand else None
         return [
             issue_json(self.url, i, fields=fields, changelog_limit=limit, cloud=self.cloud, api=api)
             for i in page
@@ -267,7 +270,18 @@ class FakeJira:
             return Answer(
                 404, errors("Issue does not exist or you do not have permission to see it.")
             )
-        return Answer(200, self.issues_body([found], params, default_fields=None, api=api)[0])
+        return Answer(
+            200,
+            self.issues_body(
+                [found], params, default_fields=None, api=api, inline_limit=self._issue_limit()
+            )[0],
+        )
+
+    def _issue_limit(self) -> int:
+        # Cloud caps the changelog of one issue as it caps search; Data Center gives it whole.
+        if self.issue_changelog_limit is not None:
+            return self.issue_changelog_limit
+        return self.inline_limit if self.cloud else 10**9
 
     def changelog(self, key: str, params: dict[str, list[str]], api: str) -> Answer:
         found = self.find(key)

@@ -63,7 +63,8 @@ class JiraClient:
             assert config.email is not None  # JiraConfig refuses Cloud without both
             assert config.api_token is not None
             auth["basic_auth"] = (config.email, config.api_token.get_secret_value())
-        return JIRA(
+        self.stats.api_calls += 1  # the constructor's serverInfo request
+        jira = JIRA(
             config.url,
             options=options or None,
             get_server_info=True,  # deploymentType decides Cloud or Data Center
@@ -71,6 +72,16 @@ class JiraClient:
             timeout=config.timeout.total_seconds(),
             **auth,
         )
+        # Count every request the library makes (it fetches the field list on its own), from a
+        # standard `requests` response hook on the library's session.
+        jira._session.hooks["response"].append(self._on_response)
+        return jira
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.stats.api_calls += 1
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.isdigit():
+            self.stats.rate_limit_remaining = int(remaining)
 
     @property
     def jira(self) -> JIRA:
@@ -178,7 +189,6 @@ class JiraClient:
 
     def _call(self, fn: Callable[[], T], what: str) -> T:
         def attempt() -> T:
-            self.stats.api_calls += 1
             try:
                 return fn()
             except JIRAError as exc:
