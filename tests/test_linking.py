@@ -53,7 +53,8 @@ def test_change_is_shipped_by_the_first_successful_production_deployment() -> No
     )
     # first (day 3, another app: any app counts) beats second (day 5)
     assert links.shipping_deployment(pr) == first
-    assert links.shipped_by["c2"] == second
+    assert links.shipping_deployment_of_commit("c2") == second
+    assert links.shipping_deployment_of_commit("nope") is None
 
 
 def test_deployment_sha_counts_as_shipped_and_unknown_commits_ship_nothing() -> None:

@@ -78,8 +78,8 @@ class Links:
     """The joins of one dataset, built once by :meth:`build` and then only read."""
 
     deployments: dict[str, Deployment] = field(default_factory=dict)
-    # sha -> the first successful production deployment that shipped it
-    shipped_by: dict[str, Deployment] = field(default_factory=dict)
+    # sha -> (position in finish order, the first successful production deployment shipping it)
+    shipped_by: dict[str, tuple[int, Deployment]] = field(default_factory=dict)
     work_items: dict[str, WorkItem] = field(default_factory=dict)  # by key
     # incident id -> the deployment it is blamed on (unattributed incidents are absent)
     blame: dict[str, Deployment] = field(default_factory=dict)
@@ -98,11 +98,12 @@ class Links:
             ),
             key=_finish_order,
         )
-        for deployment in successes:
+        for position, deployment in enumerate(successes):
+            # setdefault keeps the first: later deployments re-listing a sha did not ship it.
             if deployment.sha:
-                links.shipped_by.setdefault(deployment.sha, deployment)
+                links.shipped_by.setdefault(deployment.sha, (position, deployment))
             for sha in deployment.commit_shas:
-                links.shipped_by.setdefault(sha, deployment)
+                links.shipped_by.setdefault(sha, (position, deployment))
         for item in dataset.work_items:
             links.work_items.setdefault(item.key, item)
         links._blame_incidents(dataset.incidents, successes, incident_window)
@@ -139,15 +140,17 @@ class Links:
 
     def shipping_deployment(self, change: Change) -> Deployment | None:
         """The first successful production deployment that shipped any commit of ``change``."""
-        first: Deployment | None = None
-        shas = (change.merge_sha, *change.commit_shas) if change.merge_sha else change.commit_shas
-        for sha in shas:
-            deployment = self.shipped_by.get(sha)
-            if deployment is not None and (
-                first is None or _finish_order(deployment) < _finish_order(first)
-            ):
-                first = deployment
-        return first
+        first = self.shipped_by.get(change.merge_sha) if change.merge_sha else None
+        for sha in change.commit_shas:
+            shipped = self.shipped_by.get(sha)
+            if shipped is not None and (first is None or shipped[0] < first[0]):
+                first = shipped
+        return first[1] if first is not None else None
+
+    def shipping_deployment_of_commit(self, sha: str) -> Deployment | None:
+        """The first successful production deployment that shipped the commit ``sha``."""
+        shipped = self.shipped_by.get(sha)
+        return shipped[1] if shipped is not None else None
 
     def work_items_for(self, keys: Iterable[str]) -> list[WorkItem]:
         """The known work items among ``keys``; unknown keys are skipped."""

@@ -1,0 +1,111 @@
+"""Change failure rate and failed deployment recovery time on worked examples.
+
+Every expected number is computed by hand in the comment beside it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests.builders import at, deployment, incident
+from tests.metrics.helpers import (
+    DAY,
+    FAILURE_RATE,
+    NOW,
+    RECOVERY,
+    checkout,
+    gauge,
+    settings,
+)
+
+from streamgauge.metrics import compute_all
+from streamgauge.model import Dataset, DeploymentKind, RunResult
+
+
+def failure_story() -> Dataset:
+    """Eight production deployments of checkout in the 7d window, four of which failed."""
+    d1 = deployment(finished_at=at(days=24), native_id="d1")
+    d2 = deployment(finished_at=at(days=25), native_id="d2")  # rolled back by d3
+    d3 = deployment(finished_at=at(days=25, hours=1), kind=DeploymentKind.ROLLBACK, native_id="d3")
+    d4 = deployment(finished_at=at(days=26), native_id="d4")  # followed by hotfix d5
+    d5 = deployment(finished_at=at(days=26, hours=2), kind=DeploymentKind.HOTFIX, native_id="d5")
+    d6 = deployment(finished_at=at(days=27), native_id="d6")  # incident names it
+    d7 = deployment(finished_at=at(days=28), native_id="d7")  # incident inferred 2 h later
+    d8 = deployment(finished_at=at(days=29, hours=12), native_id="d8")
+    incidents = [
+        incident(opened_at=at(days=29), resolved_at=at(days=29, hours=3), deployment_id=d6.id),
+        incident(opened_at=at(days=28, hours=2), resolved_at=at(days=28, hours=5)),
+        # day 23: no deployment in the 24 h before it -> unattributed, blames nothing
+        incident(opened_at=at(days=23), resolved_at=at(days=23, hours=1)),
+    ]
+    return Dataset(deployments=[d8, d7, d6, d5, d4, d3, d2, d1], incidents=incidents)
+
+
+def test_change_failure_rate_with_rollback_hotfix_and_incidents() -> None:
+    snap = compute_all(failure_story(), now=NOW, settings=settings())
+    # failed: d2 (next is a rollback), d4 (next is a hotfix), d6 (explicit incident),
+    # d7 (incident inferred within 24 h); d1, d3, d5, d8 did not -> 4 / 8 = 0.5
+    assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(0.5)
+    assert gauge(snap, FAILURE_RATE, team="all", app="all", window="7d") == pytest.approx(0.5)
+
+
+def test_recovery_time_by_incident_resolution() -> None:
+    snap = compute_all(failure_story(), now=NOW, settings=settings())
+    # d2 -> next good success d3 at day 25 01:00: 1 h = 3600
+    # d4 -> next good success d5 at day 26 02:00: 2 h = 7200
+    # d6 -> its incident resolved day 29 03:00: 2 d 3 h = 183600
+    # d7 -> its incident resolved day 28 05:00: 5 h = 18000
+    # sorted 3600, 7200, 18000, 183600 (h = 3p)
+    #   p 0.5  -> h 1.5  -> 7200 + 0.5 * 10800    = 12600
+    #   p 0.85 -> h 2.55 -> 18000 + 0.55 * 165600 = 109080
+    #   p 0.95 -> h 2.85 -> 18000 + 0.85 * 165600 = 158760
+    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(12600)
+    assert checkout(RECOVERY, snap, "7d", quantile="0.85") == pytest.approx(109080)
+    assert checkout(RECOVERY, snap, "7d", quantile="0.95") == pytest.approx(158760)
+
+
+def test_recovery_time_by_next_success() -> None:
+    snap = compute_all(
+        failure_story(), now=NOW, settings=settings(metrics={"recovery": "next_success"})
+    )
+    # d2 -> d3: 3600; d4 -> d5: 7200
+    # d6 -> d7 failed itself, so the next good one is d8 at day 29 12:00: 2.5 d = 216000
+    # d7 -> d8: 1.5 d = 129600
+    # sorted 3600, 7200, 129600, 216000 (h = 3p)
+    #   p 0.5  -> h 1.5  -> 7200 + 0.5 * 122400   = 68400
+    #   p 0.85 -> h 2.55 -> 129600 + 0.55 * 86400 = 177120
+    #   p 0.95 -> h 2.85 -> 129600 + 0.85 * 86400 = 203040
+    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(68400)
+    assert checkout(RECOVERY, snap, "7d", quantile="0.85") == pytest.approx(177120)
+    assert checkout(RECOVERY, snap, "7d", quantile="0.95") == pytest.approx(203040)
+
+
+def test_failure_not_yet_recovered_has_no_recovery_time() -> None:
+    failed = deployment(finished_at=at(days=29), result=RunResult.FAILURE)
+    snap = compute_all(Dataset(deployments=[failed]), now=NOW, settings=settings())
+    # 1 failed of 1 -> 1.0; nothing after it, so no recovery and no recovery sample
+    assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(1.0)
+    assert snap.values(RECOVERY) == {}
+
+
+def test_open_incident_keeps_a_failure_unrecovered_despite_a_later_success() -> None:
+    blamed = deployment(finished_at=at(days=28))
+    later = deployment(finished_at=at(days=29))
+    still_open = incident(opened_at=at(days=28, hours=1), deployment_id=blamed.id)
+    resolved_later = incident(
+        opened_at=at(days=28, hours=2), resolved_at=at(days=31), deployment_id=blamed.id
+    )  # resolved after now: still open now
+    data = Dataset(deployments=[blamed, later], incidents=[still_open, resolved_later])
+    assert compute_all(data, now=NOW, settings=settings()).values(RECOVERY) == {}
+    # under next_success the later deployment recovers it: day 28 -> day 29 = 86400
+    snap = compute_all(data, now=NOW, settings=settings(metrics={"recovery": "next_success"}))
+    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(DAY)
+
+
+def test_incident_window_is_configurable() -> None:
+    # incident 30 h after the only deployment: outside 24 h (not failed), inside 2 d (failed)
+    d = deployment(finished_at=at(days=25))
+    inc = incident(opened_at=at(days=26, hours=6))
+    data = Dataset(deployments=[d], incidents=[inc])
+    assert checkout(FAILURE_RATE, compute_all(data, now=NOW, settings=settings()), "7d") == 0.0
+    wide = compute_all(data, now=NOW, settings=settings(metrics={"incident_window": "2d"}))
+    assert checkout(FAILURE_RATE, wide, "7d") == 1.0
