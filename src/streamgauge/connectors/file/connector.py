@@ -1,0 +1,69 @@
+"""The file connector: records in the model's JSON Lines form, from a file or a folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from streamgauge.config import Settings, SourceConfig
+from streamgauge.connectors.base import (
+    Clock,
+    Connector,
+    RawRecord,
+    SkippableRecord,
+    Stream,
+    system_clock,
+)
+from streamgauge.connectors.file.streams import INVALID, JsonLinesStream
+from streamgauge.model import Record, RecordError, from_json
+
+
+class FileConfig(SourceConfig):
+    """A .jsonl file, or a folder whose files matching ``pattern`` are read in name order."""
+
+    type: Literal["file"]
+    path: Path
+    pattern: str = "*.jsonl"
+
+
+class FileConnector(Connector):
+    """Lets a tool with no connector feed streamgauge: it writes records, this reads them."""
+
+    type = "file"
+    config_model = FileConfig
+
+    def __init__(self, config: SourceConfig, settings: Settings, *, clock: Clock = system_clock):
+        if not isinstance(config, FileConfig):
+            raise TypeError(f"file connector needs a FileConfig, got {type(config).__name__}")
+        super().__init__(config, settings, clock=clock)
+        self.file = config
+
+    def streams(self) -> Sequence[Stream]:
+        return [JsonLinesStream(self.file.path, self.file.pattern)]
+
+    def normalize(self, raw: RawRecord) -> Iterable[Record]:
+        """One line's record; ``source`` defaults to this source, team and app to the mappings.
+
+        The skip message names the file and line (the raw's native id) and the field at fault.
+        """
+        where = raw.native_id
+        if INVALID in raw.payload:
+            raise SkippableRecord(f"{where}: {raw.payload.get('error', 'not a record')}")
+        data = dict(raw.payload)
+        data.setdefault("source", self.name)
+        try:
+            record = from_json(data)
+        except (RecordError, ValueError, TypeError) as exc:
+            raise SkippableRecord(f"{where}: {exc}") from None
+        if record.team is None or record.app is None:
+            team, app = self.settings.resolve(
+                repo=getattr(record, "repo", None),
+                project=getattr(record, "project", None),
+                labels=getattr(record, "labels", ()),
+                default_team=self.file.team,
+                default_app=self.file.app,
+            )
+            record = dataclasses.replace(record, team=record.team or team, app=record.app or app)
+        return [record]

@@ -1,0 +1,136 @@
+"""The connector contract, checked over every registered connector.
+
+Each connector type needs an entry in ``EXAMPLES``: a minimal configuration (starting a fake
+server through ``request`` when the type talks to one). A registered type without an entry
+fails ``test_every_registered_connector_has_an_example``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+
+from streamgauge.config import Settings, SourceConfig
+from streamgauge.connectors.base import Connector, Page, RawRecord, SkippableRecord, SyncContext
+from streamgauge.connectors.registry import connectors
+from streamgauge.model import Record
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+Example = Callable[[pytest.FixtureRequest, Path], dict[str, Any]]
+
+
+def _demo(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    return {"name": "demo", "type": "demo", "days": 5, "teams": 1}
+
+
+def _file(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    feed = tmp_path / "records.jsonl"
+    feed.write_text(
+        '{"kind": "incident", "id": "files:incident:1", "key": "INC-1",'
+        ' "opened_at": "2026-01-02T03:04:05Z"}\n'
+    )
+    return {"name": "files", "type": "file", "path": str(feed)}
+
+
+def _jira(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    from tests.fakes.jira import FakeJira, FakeProjectData
+
+    data = FakeProjectData()
+    data.add_issue("PAY", type="Story", created=datetime(2026, 1, 10, 9, 0, tzinfo=UTC))
+    server = FakeJira(data, mode="cloud").start()
+    request.addfinalizer(server.stop)
+    return {
+        "name": "jira",
+        "type": "jira",
+        "url": server.url,
+        "projects": ["PAY"],
+        "email": server.email,
+        "api_token": server.api_token,
+    }
+
+
+EXAMPLES: dict[str, Example] = {"demo": _demo, "file": _file, "jira": _jira}
+
+REGISTERED = sorted(connectors())
+
+
+def build(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Connector:
+    cls = connectors()[kind]
+    config = cls.config_model.model_validate(EXAMPLES[kind](request, tmp_path))
+    return cls(config, Settings(), clock=lambda: NOW)
+
+
+def test_the_builtins_are_registered() -> None:
+    assert {"demo", "file"} <= set(REGISTERED)
+
+
+@pytest.mark.parametrize("kind", REGISTERED)
+def test_every_registered_connector_has_an_example(kind: str) -> None:
+    assert kind in EXAMPLES, f"add a minimal {kind!r} configuration to EXAMPLES in this file"
+
+
+@pytest.mark.parametrize("kind", REGISTERED)
+def test_config_model_is_a_source_config_typed_by_its_registry_name(kind: str) -> None:
+    cls = connectors()[kind]
+    assert cls.type == kind
+    assert issubclass(cls.config_model, SourceConfig)
+    annotation = cls.config_model.model_fields["type"].annotation
+    assert get_args(annotation) == (kind,), f"`type` must be Literal[{kind!r}]"
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_streams_have_unique_names(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    connector = build(kind, request, tmp_path)
+    names = [stream.name for stream in connector.streams()]
+    assert names
+    assert all(isinstance(name, str) and name for name in names)
+    assert len(names) == len(set(names))
+
+
+_GARBAGE = [
+    {},
+    {"kind": "spaceship"},
+    {"kind": "deployment", "started_at": "not a time"},
+    {"id": 3, "source": None, "key": ["x"]},
+]
+
+
+@pytest.mark.parametrize(("kind", "payload"), list(itertools.product(sorted(EXAMPLES), _GARBAGE)))
+def test_normalize_refuses_garbage_as_a_skippable_record(
+    kind: str, payload: dict[str, Any], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    connector = build(kind, request, tmp_path)
+    for stream in connector.streams():
+        raw = RawRecord(stream=stream.name, native_id="garbage", payload=payload, fetched_at=NOW)
+        with pytest.raises(SkippableRecord):
+            list(connector.normalize(raw))
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_a_fresh_read_yields_pages_with_string_cursors_and_records(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    connector = build(kind, request, tmp_path)
+    ctx = SyncContext(source=connector.name, started_at=NOW)
+    records: list[Record] = []
+    try:
+        for stream in connector.streams():
+            for page in stream.read(None, ctx):
+                assert isinstance(page, Page)
+                assert page.cursor is None or isinstance(page.cursor, str)
+                for raw in page.raws:
+                    assert isinstance(raw, RawRecord)
+                    assert raw.stream == stream.name
+                    records.extend(connector.normalize(raw))
+    finally:
+        connector.close()
+    assert records, "the example configuration yields at least one record"
+    assert all(isinstance(r, Record) for r in records)
+    assert all(r.id.startswith(f"{r.source}:{r.kind}:") for r in records)
