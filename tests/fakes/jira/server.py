@@ -77,6 +77,7 @@ class FakeJira:
         # Histories the single-issue endpoint inlines; lower it to play a site that cuts them.
         self.issue_changelog_limit: int | None = None
         self.counts: Counter[str] = Counter()
+        self.queries: list[str] = []  # every JQL searched, in order
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -178,6 +179,7 @@ class FakeJira:
         return None
 
     def select(self, query_jql: str) -> list[FakeIssue] | Answer:
+        self.queries.append(query_jql)
         try:
             query = jql.parse(query_jql, tz=ZoneInfo(self.time_zone))
         except jql.JqlError as exc:
