@@ -51,6 +51,197 @@ def _d(name: str, kind: Kind, labels: str, help: str, buckets: tuple[float, ...]
     return MetricDef(name, kind, help, tuple(labels.split()), buckets)
 
 
+# DORA beyond the pipeline's first five families.
+DORA_EXTRA: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_deployment_days_window_per_week",
+        "gauge",
+        "team app window",
+        "Days (UTC) with at least one successful production deployment, per week of the window.",
+    ),
+    _d(
+        "streamgauge_change_lead_time_part_window_seconds",
+        "gauge",
+        "team app window part quantile",
+        "Quantile of one part of change lead time (coding, pickup, review, deploy) of changes "
+        "deployed in the window.",
+    ),
+    _d(
+        "streamgauge_deployment_rework_rate_window_ratio",
+        "gauge",
+        "team app window",
+        "Share of production deployments in the window that were unplanned: hotfixes, rollbacks "
+        "and deployments made to fix an incident.",
+    ),
+    _d(
+        "streamgauge_failed_deployment_recovery_time_seconds",
+        "histogram",
+        "team app",
+        "Time from a failed production deployment to its recovery, over the whole stored history.",
+        RECOVERY_BUCKETS,
+    ),
+    _d(
+        "streamgauge_failed_deployments_total",
+        "counter",
+        "team app reason",
+        "Production deployments counted as failed over the whole stored history, by reason "
+        "(a deployment with several reasons counts once under each).",
+    ),
+)
+
+# Performance levels: 1 on the level each metric reaches under metrics.levels_table, 0 on the
+# table's other levels.
+LEVELS: tuple[MetricDef, ...] = tuple(
+    _d(
+        f"streamgauge_{metric}_window_level",
+        "gauge",
+        "team app window level",
+        f"1 on the performance level the window's {what} reaches under the configured "
+        "benchmark table, 0 on the table's other levels.",
+    )
+    for metric, what in (
+        ("deployment_frequency", "deployment frequency"),
+        ("change_lead_time", "median change lead time"),
+        ("change_failure_rate", "change failure rate"),
+        ("failed_deployment_recovery_time", "median failed deployment recovery time"),
+        ("deployment_rework_rate", "deployment rework rate"),
+    )
+)
+
+FLOW_EXTRA: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_flow_velocity_window_per_week",
+        "gauge",
+        "team app window type",
+        "Work items that reached done in the window, per week, by flow item type (type=all: "
+        "every type).",
+    ),
+    _d(
+        "streamgauge_flow_items_done_total",
+        "counter",
+        "team app type",
+        "Work items done over the whole stored history, by flow item type.",
+    ),
+    _d(
+        "streamgauge_flow_time_seconds",
+        "histogram",
+        "team app type",
+        "Flow time (first entry into active or waiting to done) of items done, over the whole "
+        "stored history.",
+        DURATION_BUCKETS,
+    ),
+    _d(
+        "streamgauge_flow_time_window_seconds",
+        "gauge",
+        "team app window type quantile",
+        "Quantile of flow time of the work items done in the window.",
+    ),
+    _d(
+        "streamgauge_flow_time_within_sle_window_ratio",
+        "gauge",
+        "team app window type",
+        "Share of the work items done in the window whose flow time is within the service-level "
+        "expectation (metrics.sle_age).",
+    ),
+    _d(
+        "streamgauge_flow_efficiency_window_ratio",
+        "gauge",
+        "team app window type",
+        "Active time over active plus waiting time of the work items done in the window.",
+    ),
+    _d(
+        "streamgauge_flow_distribution_window_ratio",
+        "gauge",
+        "team app window type",
+        "Share of each flow item type among the work items done in the window.",
+    ),
+    _d(
+        "streamgauge_flow_distribution_in_progress_ratio",
+        "gauge",
+        "team app type",
+        "Share of each flow item type among the work items in progress now.",
+    ),
+    _d(
+        "streamgauge_work_item_age_seconds",
+        "gauge",
+        "team app type quantile",
+        "Quantile of the age (now minus first entry into active or waiting) of the work items "
+        "in progress now.",
+    ),
+    _d(
+        "streamgauge_work_item_age_oldest_seconds",
+        "gauge",
+        "team app type",
+        "Age of the oldest work item in progress now.",
+    ),
+    _d(
+        "streamgauge_work_items_over_sle",
+        "gauge",
+        "team app type",
+        "Work items in progress now older than the service-level expectation (metrics.sle_age).",
+    ),
+    _d(
+        "streamgauge_work_item_age_sle_seconds",
+        "gauge",
+        "",
+        "The configured service-level expectation of flow time and work-item age "
+        "(metrics.sle_age).",
+    ),
+    _d(
+        "streamgauge_work_item_age_sle_ratio",
+        "gauge",
+        "",
+        "The share of items expected within the service-level expectation "
+        "(metrics.sle_percentile).",
+    ),
+)
+
+VALUE_STREAM: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_value_stream_stage_time_window_seconds",
+        "gauge",
+        "team app window stage part",
+        "Mean time per work item done in the window spent in a value-stream stage, split into "
+        "process and wait time (part).",
+    ),
+    _d(
+        "streamgauge_value_stream_stage_complete_accurate_window_ratio",
+        "gauge",
+        "team app window stage",
+        "Percent complete and accurate of a stage: share of the items done in the window that "
+        "entered the stage and left it forward without ever coming back to it.",
+    ),
+    _d(
+        "streamgauge_value_stream_complete_accurate_window_ratio",
+        "gauge",
+        "team app window",
+        "Rolled percent complete and accurate: the product of every stage's ratio.",
+    ),
+    _d(
+        "streamgauge_value_stream_lead_time_window_seconds",
+        "gauge",
+        "team app window quantile",
+        "Quantile of the value-stream lead time (idea to production) of the work items done in "
+        "the window.",
+    ),
+    _d(
+        "streamgauge_value_stream_efficiency_window_ratio",
+        "gauge",
+        "team app window",
+        "Process time over total value-stream lead time of the work items done in the window.",
+    ),
+)
+
+DATA_QUALITY: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_data_quality_records",
+        "gauge",
+        "team app reason",
+        "Records that could not be linked or mapped, or whose timestamps are impossible, by "
+        "reason.",
+    ),
+)
+
 # Computed metrics, served from the snapshot.
 COMPUTED: tuple[MetricDef, ...] = (
     _d(
@@ -99,6 +290,11 @@ COMPUTED: tuple[MetricDef, ...] = (
         "team app type flow_state",
         "Work items in progress now (active or waiting), by flow item type.",
     ),
+    *DORA_EXTRA,
+    *LEVELS,
+    *FLOW_EXTRA,
+    *VALUE_STREAM,
+    *DATA_QUALITY,
 )
 
 # Health metrics, served from the store's sync log and the process itself.
