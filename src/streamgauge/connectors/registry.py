@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "streamgauge.connectors"
 BUILTIN: dict[str, str] = {
     "demo": "streamgauge.connectors.demo:DemoConnector",
     "file": "streamgauge.connectors.file:FileConnector",
+    "github": "streamgauge.connectors.github:GithubConnector",
     "jira": "streamgauge.connectors.jira:JiraConnector",
 }
 
