@@ -80,6 +80,30 @@ def make_id(source: str, kind: str, native_id: str | int) -> str:
     return f"{source}:{kind}:{native_id}"
 
 
+# Per-class field lists, computed once: records are built and serialized by the million.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_DATETIME_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _datetime_fields(cls: type) -> tuple[str, ...]:
+    names = _DATETIME_FIELDS.get(cls)
+    if names is None:
+        hints = typing.get_type_hints(cls)
+        names = _DATETIME_FIELDS[cls] = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if hints[f.name] is datetime or datetime in typing.get_args(hints[f.name])
+        )
+    return names
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Record:
     """Fields every record carries: where it came from and the dimensions it is grouped by."""
@@ -91,10 +115,10 @@ class Record:
     app: str | None = None
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, datetime):
-                object.__setattr__(self, f.name, utc(value))
+        for name in _datetime_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is not UTC:
+                object.__setattr__(self, name, utc(value))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,13 +269,13 @@ class RecordError(ValueError):
 def to_json(record: Record) -> dict[str, Any]:
     """Plain JSON-ready dict of a record, with its ``kind``."""
     out: dict[str, Any] = {"kind": record.kind}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
         if isinstance(value, datetime):
             value = value.isoformat().replace("+00:00", "Z")
         elif isinstance(value, tuple):
             value = list(value)
-        out[f.name] = value
+        out[name] = value
     return out
 
 

@@ -1,0 +1,184 @@
+"""`streamgauge serve` as users run it: a subprocess on the demo configuration, scraped over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streamgauge.cli import embedded_demo_config
+from streamgauge.config import load_settings
+from streamgauge.metrics.catalog import COMPUTED, HEALTH
+
+READY_WITHIN = 60.0  # seconds: the README promises metrics within a minute
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamgauge", "serve",
+                "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(self.port),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def wait_ready(self) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < READY_WITHIN:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited early:\n{self.output()}")
+            try:
+                status, _ = self.get("/readyz")
+            except OSError:
+                status = 0
+            if status == 200:
+                return time.monotonic() - started
+            time.sleep(0.2)
+        self.proc.kill()
+        raise AssertionError(f"not ready within {READY_WITHIN}s:\n{self.output()}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def output(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        out, _ = self.proc.communicate(timeout=10)
+        return out.decode(errors="replace")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    yield srv
+    if srv.proc.poll() is None:
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+def parse(text: str) -> dict[str, list[dict[str, str]]]:
+    families: dict[str, list[dict[str, str]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            families.setdefault(sample.name, []).append(sample.labels)
+    return families
+
+
+def counter_values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+@pytest.mark.slow
+def test_demo_serves_every_metric_for_every_team_and_app(server: Server) -> None:
+    server.wait_ready()
+    assert server.get("/healthz") == (200, "ok\n")
+    status, text = server.get("/metrics")
+    assert status == 200
+    families = parse(text)
+
+    settings = load_settings(embedded_demo_config())
+    teams = set(settings.teams)
+    apps = {app for team in settings.teams.values() for app in team.apps}
+    assert teams
+    assert apps
+
+    for metric in COMPUTED:
+        sample_name = metric.name + ("_count" if metric.kind == "histogram" else "")
+        seen = families.get(sample_name, [])
+        assert {s["team"] for s in seen} >= teams, f"{metric.name}: teams missing"
+        assert {s["app"] for s in seen} >= apps, f"{metric.name}: apps missing"
+    for metric in HEALTH:
+        if metric.name == "streamgauge_sync_rate_limit_remaining":
+            continue  # the demo has no API budget to report
+        assert metric.name in families, metric.name
+    assert families["streamgauge_info"]
+
+    assert server.stop() == 0
+    log = server.output()
+    assert "Traceback" not in log
+    assert "stopped" in log
+
+
+@pytest.mark.slow
+def test_restart_serves_the_stored_history_and_counters_never_go_down(tmp_path: Path) -> None:
+    first = Server(tmp_path / "data")
+    try:
+        first.wait_ready()
+        before = counter_values(first.get("/metrics")[1], "streamgauge_deployments_total")
+        assert sum(before.values()) > 0
+        assert first.stop() == 0
+    finally:
+        first.output()
+
+    second = Server(tmp_path / "data")
+    try:
+        # Before its first sync, the restarted process already serves the stored snapshot.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, text = second.get("/metrics")
+            except OSError:
+                status = 0
+            if status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert counter_values(text, "streamgauge_deployments_total")
+        second.wait_ready()
+        after = counter_values(second.get("/metrics")[1], "streamgauge_deployments_total")
+        for key, value in before.items():
+            assert after.get(key, 0) >= value, key
+        assert second.stop() == 0
+    finally:
+        second.output()
+
+
+def test_bad_config_fails_fast_with_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("windows: [7d, 30x]\nsources:\n  - {name: x, type: svn}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "streamgauge", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "windows[1]: '30x' is not a duration" in result.stderr
+    assert "sources[0]: " in result.stderr
+    assert "Traceback" not in result.stderr
