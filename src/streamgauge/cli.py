@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check-config", parents=[common], help="validate the configuration and list every problem"
     )
+
+    unmapped = commands.add_parser(
+        "unmapped",
+        parents=[common],
+        help="statuses and issue types no mapping rule covers, with counts",
+    )
+    unmapped.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -107,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sync": cmd_sync,
         "report": cmd_report,
         "check-config": cmd_check_config,
+        "unmapped": cmd_unmapped,
     }[args.command]
     try:
         return handler(settings, args)
@@ -117,6 +125,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
     sources = ", ".join(f"{s.name} ({s.type})" for s in settings.sources) or "none"
     print(f"configuration is valid; sources: {sources}; store: {_store_label(settings)}")
+    return 0
+
+
+def cmd_unmapped(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from streamgauge.connectors.jira import unmapped_report
+    from streamgauge.store import Store
+
+    with Store.open(settings.store_url) as store:
+        entries = unmapped_report(store, settings)
+    if args.json:
+        json.dump([asdict(e) for e in entries], sys.stdout, indent=2)
+        print()
+    elif not entries:
+        print("every stored status and issue type is mapped")
+    else:
+        print(f"{'source':<12} {'what':<7} {'project':<10} {'issues':>7}  name")
+        for e in entries:
+            print(f"{e.source:<12} {e.what:<7} {e.project:<10} {e.issues:>7}  {e.name}")
+        print("map them under the source's mapping rules (see docs/jira.md), then sync again")
     return 0
 
 
