@@ -120,6 +120,18 @@ class MetricRules(Strict):
     recovery: Literal["incident_resolved", "next_success"] = "incident_resolved"
     max_lead_time: Duration = timedelta(days=180)
     levels_table: str = "dora-2024"
+    sle_age: Duration = timedelta(days=10)  # service-level expectation of flow time and age
+    sle_percentile: float = Field(default=0.85, gt=0, le=1)  # share expected within sle_age
+    stage_labels: int = Field(default=20, ge=1, le=100)  # stage names kept; the rest -> other
+
+    @field_validator("levels_table")
+    @classmethod
+    def _known_table(cls, value: str) -> str:
+        tables = Path(__file__).parent / "metrics" / "tables"
+        known = sorted(p.stem for p in tables.glob("*.json"))
+        if value not in known:
+            raise ValueError(f"{value!r} is not a benchmark table; known: {', '.join(known)}")
+        return value
 
 
 class Settings(BaseSettings):

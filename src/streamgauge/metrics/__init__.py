@@ -12,7 +12,12 @@ beside the code that implements them:
   (``metrics.recovery``);
 * :mod:`.dora`: deployment frequency, change lead time (``metrics.max_lead_time``), change
   failure rate, failed deployment recovery time, the deployments counter and lead-time histogram;
-* :mod:`.flow`: flow load;
+* :mod:`.delivery`: deployment days, lead-time parts, deployment rework rate, recovery history;
+* :mod:`.levels`: performance levels under a versioned benchmark table (``metrics.levels_table``);
+* :mod:`.items` and :mod:`.flow`: each work item's flow, and flow load, velocity, time,
+  efficiency, distribution and work-item age (``metrics.sle_age``, ``metrics.sle_percentile``);
+* :mod:`.stages`: the value-stream map (``metrics.stage_labels``);
+* :mod:`.quality`: data quality;
 * :mod:`.windows`: rolling windows ``(now - w, now]`` (``windows``);
 * :mod:`.dimensions`: label folding into ``other`` (``labels``) and the ``all`` groups;
 * :mod:`.stats`: quantiles (type 7, linear interpolation) and cumulative histograms.
@@ -23,28 +28,46 @@ so it grows linearly with the size of the history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.linking import Links
+from streamgauge.metrics.delivery import add_delivery_metrics, incident_fix_deployments
 from streamgauge.metrics.dimensions import LabelFolder
-from streamgauge.metrics.dora import add_dora_metrics, dora_facts
-from streamgauge.metrics.flow import add_flow_metrics, states_at
+from streamgauge.metrics.dora import DoraFacts, add_dora_metrics, dora_facts
+from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
+from streamgauge.metrics.items import ItemFlow, item_flows
+from streamgauge.metrics.levels import add_level_metrics, load_table
+from streamgauge.metrics.quality import Problem, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.metrics.stages import ItemStream, add_stage_metrics, item_streams
 from streamgauge.metrics.windows import windows_at
 from streamgauge.model import Dataset, utc
 
-__all__ = ["compute_all"]
+__all__ = ["Facts", "compute_all", "compute_facts", "snapshot_of"]
 
 
-def compute_all(dataset: Dataset, *, now: datetime, settings: Settings) -> Snapshot:
-    """Every computed metric of ``dataset`` as seen at ``now``."""
+@dataclass(slots=True)
+class Facts:
+    """The records behind every number at ``now``: what metrics aggregate and explain lists."""
+
+    now: datetime
+    links: Links
+    dora: DoraFacts
+    incident_fixes: set[str]  # ids of deployments that shipped a change naming an incident
+    flows: list[ItemFlow]
+    streams: list[ItemStream]
+    problems: list[Problem]
+
+
+def compute_facts(dataset: Dataset, *, now: datetime, settings: Settings) -> Facts:
+    """Link the records and work out each one's part in the metrics, as seen at ``now``."""
     now = utc(now)
     rules = settings.metrics
     fold = LabelFolder.from_settings(settings)
     links = Links.build(dataset, incident_window=rules.incident_window)
-    snapshot = Snapshot(computed_at=now)
-    facts = dora_facts(
+    dora = dora_facts(
         dataset,
         links,
         now=now,
@@ -52,8 +75,37 @@ def compute_all(dataset: Dataset, *, now: datetime, settings: Settings) -> Snaps
         recovery=rules.recovery,
         fold=fold,
     )
-    add_dora_metrics(snapshot, facts, windows_at(now, settings.windows))
-    add_flow_metrics(
-        snapshot, states_at(dataset.work_items, dataset.status_changes, now=now, fold=fold)
+    fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
+    flows = item_flows(dataset.work_items, dataset.status_changes, now=now, fold=fold)
+    failed = {o.deployment.id for o in dora.outcomes if o.failed}
+    streams = item_streams(flows, dataset.changes, links, failed, now=now)
+    found = problems(dataset, links, dora, now=now, fold=fold)
+    return Facts(now, links, dora, fixes, flows, streams, found)
+
+
+def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
+    """Every metric family of the catalog, aggregated from ``facts``."""
+    rules = settings.metrics
+    windows = windows_at(facts.now, settings.windows)
+    snapshot = Snapshot(computed_at=facts.now)
+    add_dora_metrics(snapshot, facts.dora, windows)
+    add_delivery_metrics(snapshot, facts.dora, facts.incident_fixes, windows)
+    add_level_metrics(snapshot, load_table(rules.levels_table))
+    add_flow_metrics(snapshot, facts.flows)
+    add_flow_item_metrics(
+        snapshot,
+        facts.flows,
+        windows,
+        now=facts.now,
+        sle_age=rules.sle_age,
+        sle_percentile=rules.sle_percentile,
     )
+    add_stage_metrics(snapshot, facts.streams, windows, limit=rules.stage_labels)
+    pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
+    add_quality_metrics(snapshot, facts.problems, pairs)
     return snapshot
+
+
+def compute_all(dataset: Dataset, *, now: datetime, settings: Settings) -> Snapshot:
+    """Every computed metric of ``dataset`` as seen at ``now``."""
+    return snapshot_of(compute_facts(dataset, now=now, settings=settings), settings)

@@ -68,10 +68,10 @@ def deployment_outcomes(
     now: datetime,
     recovery: RecoveryRule,
     fold: LabelFolder,
-) -> tuple[list[DeploymentOutcome], int]:
-    """Every production deployment started by ``now``, and how many recoveries were negative."""
+) -> tuple[list[DeploymentOutcome], list[Deployment]]:
+    """Every production deployment started by ``now``, and those whose recovery was negative."""
     result: list[DeploymentOutcome] = []
-    negative = 0
+    negative: list[Deployment] = []
     by_app: dict[str | None, list[Deployment]] = defaultdict(list)
     for deployment in deployments:
         if is_production(deployment) and deployment.started_at <= now:
@@ -87,7 +87,7 @@ def deployment_outcomes(
             nxt = following if app is not None else None
             outcome = _outcome(deployment, nxt, next_good, links, now, recovery, fold)
             if outcome.recovery_seconds is not None and outcome.recovery_seconds < 0:
-                negative += 1
+                negative.append(deployment)
                 outcome = DeploymentOutcome(
                     deployment, outcome.group, outcome.ended_at, outcome.failure_reasons
                 )

@@ -36,19 +36,61 @@ from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, group
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
 from streamgauge.metrics.windows import Window, seconds_between
-from streamgauge.model import Change, ChangeState, Dataset, Deployment, RunResult
+from streamgauge.model import Change, ChangeState, Commit, Dataset, Deployment, RunResult
+
+PARTS = ("coding", "pickup", "review", "deploy")
 
 
 @dataclass(frozen=True, slots=True)
 class LeadTime:
-    """One change that reached production, with the deployment that shipped it."""
+    """One change that reached production, with the deployment that shipped it.
 
-    change: Change
+    A direct push (a commit shipped to production that no change lists) has ``change`` None and
+    its ``commit``; all of its lead time is the deploy part.
+    """
+
+    change: Change | None
     deployment: Deployment
     started_at: datetime  # first commit, or the change's creation when that is unknown
     deployed_at: datetime
     seconds: float
     group: Group
+    parts: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # as in PARTS
+    commit: Commit | None = None
+
+    @property
+    def reference(self) -> str:
+        if self.change is not None:
+            return f"{self.change.repo}#{self.change.number}"
+        return self.commit.sha[:12] if self.commit is not None else ""
+
+
+def lead_time_parts(
+    change: Change, started_at: datetime, deployed_at: datetime
+) -> tuple[tuple[float, float, float, float], bool]:
+    """Coding, pickup, review and deploy seconds of a change, and whether a clamp was needed.
+
+    The milestones first commit <= opened <= first review <= merged <= deployed are made
+    monotone (each at least the one before), so the parts are never negative and always add up
+    to the lead time; a change without a review has pickup up to its merge and no review part.
+    """
+    opened = max(started_at, change.created_at)
+    merged = max(opened, change.merged_at or opened)
+    reviewed = merged if change.first_review_at is None else change.first_review_at
+    reviewed = min(max(opened, reviewed), merged)
+    end = max(merged, deployed_at)
+    clamped = (
+        change.created_at < started_at
+        or (change.merged_at is not None and change.merged_at < opened)
+        or (change.first_review_at is not None and change.first_review_at != reviewed)
+        or end != deployed_at
+    )
+    return (
+        seconds_between(started_at, opened),
+        seconds_between(opened, reviewed),
+        seconds_between(reviewed, merged),
+        seconds_between(merged, end),
+    ), clamped
 
 
 @dataclass(slots=True)
@@ -57,10 +99,11 @@ class DoraFacts:
 
     lead_times: list[LeadTime] = field(default_factory=list)
     outcomes: list[DeploymentOutcome] = field(default_factory=list)
-    never_deployed: int = 0  # merged changes no successful production deployment shipped by now
-    negative_lead_times: int = 0
-    too_long_lead_times: int = 0
-    negative_recoveries: int = 0
+    never_deployed: list[Change] = field(default_factory=list)  # merged, not shipped by now
+    clamped_parts: list[Change] = field(default_factory=list)  # milestones out of order
+    negative_lead_times: list[Change | Commit] = field(default_factory=list)
+    too_long_lead_times: list[Change | Commit] = field(default_factory=list)
+    negative_recoveries: list[Deployment] = field(default_factory=list)
 
 
 def lead_times(
@@ -80,19 +123,73 @@ def lead_times(
         deployment = links.shipping_deployment(change)
         deployed_at = deployment.finished_at if deployment is not None else None
         if deployment is None or deployed_at is None or deployed_at > now:
-            facts.never_deployed += 1
+            facts.never_deployed.append(change)
             continue
         started_at = change.first_commit_at or change.created_at
         seconds = seconds_between(started_at, deployed_at)
         if seconds < 0:
-            facts.negative_lead_times += 1
+            facts.negative_lead_times.append(change)
             continue
         if seconds > limit:
-            facts.too_long_lead_times += 1
+            facts.too_long_lead_times.append(change)
             continue
         group = fold.pair(deployment.team or change.team, deployment.app or change.app)
+        parts, clamped = lead_time_parts(change, started_at, deployed_at)
+        if clamped:
+            facts.clamped_parts.append(change)
         facts.lead_times.append(
-            LeadTime(change, deployment, started_at, deployed_at, seconds, group)
+            LeadTime(change, deployment, started_at, deployed_at, seconds, group, parts)
+        )
+
+
+def direct_pushes(
+    commits: Iterable[Commit],
+    changes: Iterable[Change],
+    links: Links,
+    *,
+    now: datetime,
+    max_lead_time: timedelta,
+    fold: LabelFolder,
+    facts: DoraFacts,
+) -> None:
+    """Add the lead time of each commit shipped to production that no change lists.
+
+    Such a commit was pushed straight to the deployed branch: it counts as a change of one
+    commit, from ``authored_at`` to its deployment, all of it the deploy part. Merge commits
+    (two parents or more) are how changes land, not changes of their own.
+    """
+    in_changes: set[str] = set()
+    for change in changes:
+        if change.merge_sha:
+            in_changes.add(change.merge_sha)
+        in_changes.update(change.commit_shas)
+    limit = max_lead_time.total_seconds()
+    for commit in commits:
+        if commit.sha in in_changes or len(commit.parents) > 1:
+            continue
+        deployment = links.shipping_deployment_of_commit(commit.sha)
+        deployed_at = deployment.finished_at if deployment is not None else None
+        if deployment is None or deployed_at is None or deployed_at > now:
+            continue
+        seconds = seconds_between(commit.authored_at, deployed_at)
+        if seconds < 0:
+            facts.negative_lead_times.append(commit)
+            continue
+        if seconds > limit:
+            facts.too_long_lead_times.append(commit)
+            continue
+        group = fold.pair(deployment.team or commit.team, deployment.app or commit.app)
+        facts.lead_times.append(
+            LeadTime(
+                None,
+                deployment,
+                commit.authored_at,
+                deployed_at,
+                seconds,
+                group,
+                (0.0, 0.0, 0.0, seconds),
+                commit,
+            )
         )
 
 
@@ -108,6 +205,15 @@ def dora_facts(
     """Every change's lead time and every production deployment's outcome, as seen at ``now``."""
     facts = DoraFacts()
     lead_times(dataset.changes, links, now=now, max_lead_time=max_lead_time, fold=fold, facts=facts)
+    direct_pushes(
+        dataset.commits,
+        dataset.changes,
+        links,
+        now=now,
+        max_lead_time=max_lead_time,
+        fold=fold,
+        facts=facts,
+    )
     facts.outcomes, facts.negative_recoveries = deployment_outcomes(
         dataset.deployments, links, now=now, recovery=recovery, fold=fold
     )

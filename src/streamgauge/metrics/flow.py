@@ -14,12 +14,16 @@ zeros included, so a series does not vanish when its last item moves on.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from streamgauge.metrics.catalog import BY_NAME, QUANTILES
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
-from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.metrics.items import ItemFlow
+from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
+from streamgauge.metrics.stats import format_quantile, histogram, quantiles
+from streamgauge.metrics.windows import Window
 from streamgauge.model import FlowState, FlowType, StatusChange, WorkItem
 
 FLOW_LOAD = "streamgauge_flow_load"
@@ -72,7 +76,7 @@ def states_at(
     return out
 
 
-def add_flow_metrics(snapshot: Snapshot, states: Iterable[ItemState]) -> None:
+def add_flow_metrics(snapshot: Snapshot, states: Iterable[ItemState | ItemFlow]) -> None:
     """Add ``streamgauge_flow_load`` for every group that has work items."""
     load: dict[tuple[Group, FlowType, FlowState], int] = defaultdict(int)
     pairs: set[Group] = set()
@@ -94,3 +98,127 @@ def add_flow_metrics(snapshot: Snapshot, states: Iterable[ItemState]) -> None:
                     type=flow_type.value,
                     flow_state=state.value,
                 )
+
+
+# --- the rest of the Flow Framework, from each item's flow (:mod:`.items`) ----------------------
+
+VELOCITY = "streamgauge_flow_velocity_window_per_week"
+DONE_COUNTER = "streamgauge_flow_items_done_total"
+FLOW_TIME_HISTOGRAM = "streamgauge_flow_time_seconds"
+FLOW_TIME_WINDOW = "streamgauge_flow_time_window_seconds"
+WITHIN_SLE = "streamgauge_flow_time_within_sle_window_ratio"
+EFFICIENCY = "streamgauge_flow_efficiency_window_ratio"
+DISTRIBUTION = "streamgauge_flow_distribution_window_ratio"
+DISTRIBUTION_NOW = "streamgauge_flow_distribution_in_progress_ratio"
+AGE = "streamgauge_work_item_age_seconds"
+OLDEST = "streamgauge_work_item_age_oldest_seconds"
+OVER_SLE = "streamgauge_work_items_over_sle"
+SLE_SECONDS = "streamgauge_work_item_age_sle_seconds"
+SLE_RATIO = "streamgauge_work_item_age_sle_ratio"
+ALL_TYPES = "all"
+TYPES: tuple[str, ...] = (*(t.value for t in FlowType), ALL_TYPES)
+
+
+def _cuts(group: Group, flow_type: FlowType) -> list[tuple[Group, str]]:
+    """Every (group, type) an item counts in: its groups times its own type and ``all``."""
+    return [(g, t) for g in groups_of(group) for t in (flow_type.value, ALL_TYPES)]
+
+
+def add_flow_item_metrics(
+    snapshot: Snapshot,
+    flows: Sequence[ItemFlow],
+    windows: Sequence[Window],
+    *,
+    now: datetime,
+    sle_age: timedelta,
+    sle_percentile: float,
+) -> None:
+    """Velocity, flow time, efficiency, distribution, age and the service-level expectation."""
+    if not flows:
+        return
+    groups = sorted(all_groups({f.group for f in flows}))
+    sle = sle_age.total_seconds()
+    snapshot.add(SLE_SECONDS, sle)
+    snapshot.add(SLE_RATIO, sle_percentile)
+    done = [f for f in flows if f.done_at is not None]
+    # Whole history: done counter and flow-time histogram at the (team, app, type) grain.
+    done_count: dict[tuple[Group, str], int] = defaultdict(int)
+    times: dict[tuple[Group, str], list[float]] = defaultdict(list)
+    for f in done:
+        done_count[f.group, f.item.type.value] += 1
+        times[f.group, f.item.type.value].append(f.flow_seconds or 0.0)
+    buckets = BY_NAME[FLOW_TIME_HISTOGRAM].buckets
+    for team, app in sorted({f.group for f in flows}):
+        for flow_type in FlowType:
+            key = ((team, app), flow_type.value)
+            snapshot.add(DONE_COUNTER, done_count[key], team=team, app=app, type=flow_type.value)
+            h = histogram(times[key], buckets)
+            snapshot.histograms.append(
+                HistogramSample(
+                    FLOW_TIME_HISTOGRAM,
+                    labels(team=team, app=app, type=flow_type.value),
+                    h.bounds,
+                    h.counts,
+                    h.count,
+                    h.sum,
+                )
+            )
+    for window in windows:
+        _add_window(snapshot, [f for f in done if window.contains(f.done_at)], window, groups, sle)
+    _add_now(snapshot, flows, groups, now, sle)
+
+
+def _add_window(
+    snapshot: Snapshot, done: list[ItemFlow], window: Window, groups: list[Group], sle: float
+) -> None:
+    count: dict[tuple[Group, str], int] = defaultdict(int)
+    times: dict[tuple[Group, str], list[float]] = defaultdict(list)
+    active: dict[tuple[Group, str], float] = defaultdict(float)
+    spent: dict[tuple[Group, str], float] = defaultdict(float)
+    for f in done:
+        seconds = f.flow_seconds or 0.0
+        for cut in _cuts(f.group, f.item.type):
+            count[cut] += 1
+            times[cut].append(seconds)
+            if f.active_seconds is not None and f.waiting_seconds is not None:
+                active[cut] += f.active_seconds
+                spent[cut] += f.active_seconds + f.waiting_seconds
+    weeks = window.days / 7.0
+    for team, app in groups:
+        total = count[(team, app), ALL_TYPES]
+        for flow_type in TYPES:
+            cut = ((team, app), flow_type)
+            common = {"team": team, "app": app, "window": window.label, "type": flow_type}
+            snapshot.add(VELOCITY, count[cut] / weeks, **common)
+            if total and flow_type != ALL_TYPES:
+                snapshot.add(DISTRIBUTION, count[cut] / total, **common)
+            if spent[cut] > 0:
+                snapshot.add(EFFICIENCY, active[cut] / spent[cut], **common)
+            if times[cut]:
+                within = sum(1 for s in times[cut] if s <= sle)
+                snapshot.add(WITHIN_SLE, within / len(times[cut]), **common)
+            for p, value in quantiles(times[cut], QUANTILES).items():
+                snapshot.add(FLOW_TIME_WINDOW, value, **common, quantile=format_quantile(p))
+
+
+def _add_now(
+    snapshot: Snapshot, flows: Sequence[ItemFlow], groups: list[Group], now: datetime, sle: float
+) -> None:
+    ages: dict[tuple[Group, str], list[float]] = defaultdict(list)
+    for f in flows:
+        age = f.age_seconds(now)
+        if age is not None:
+            for cut in _cuts(f.group, f.item.type):
+                ages[cut].append(age)
+    for team, app in groups:
+        in_progress = len(ages[(team, app), ALL_TYPES])
+        for flow_type in TYPES:
+            values = ages[(team, app), flow_type]
+            common = {"team": team, "app": app, "type": flow_type}
+            snapshot.add(OVER_SLE, sum(1 for a in values if a > sle), **common)
+            if in_progress and flow_type != ALL_TYPES:
+                snapshot.add(DISTRIBUTION_NOW, len(values) / in_progress, **common)
+            if values:
+                snapshot.add(OLDEST, max(values), **common)
+            for p, value in quantiles(values, QUANTILES).items():
+                snapshot.add(AGE, value, **common, quantile=format_quantile(p))
