@@ -26,16 +26,20 @@ def _postgres_schema_url(nodeid: str) -> Iterator[str]:
     key = hashlib.blake2b(f"{os.getpid()} {nodeid}".encode(), digest_size=8).hexdigest()
     schema = f"sg_test_{key}"
     admin = create_engine(base, poolclass=NullPool)
+    problem = None
     try:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     except DBAPIError as exc:
+        problem = str(exc.orig)
+    if problem is not None:
         admin.dispose()
         where = base.render_as_string(hide_password=True)
+        # A failure, not a skip: the test command promises a running server.
         pytest.fail(
             f"PostgreSQL store tests need the server at {where} ({PG_URL_ENV}), "
-            f"which cannot be used: {exc.orig}",
+            f"which cannot be used: {problem}",
             pytrace=False,
         )
     try:
@@ -52,13 +56,19 @@ def _sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'data' / 'streamgauge.db'}"
 
 
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of an empty PostgreSQL schema of this test's own (fails if the server is down)."""
+    yield from _postgres_schema_url(request.node.nodeid)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty store, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        yield _sqlite_url(tmp_path)
-    else:
-        yield from _postgres_schema_url(request.node.nodeid)
+        return _sqlite_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

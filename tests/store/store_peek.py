@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, func, inspect, select, text
+from sqlalchemy import Engine, MetaData, create_engine, inspect, select, text
 from sqlalchemy.pool import NullPool
 
 
@@ -29,13 +29,6 @@ class TablePeek:
                 rows = [tuple(r) for r in connection.execute(select(*columns).select_from(table))]
                 out[name] = sorted(rows, key=repr)
         return out
-
-    def count(self, table: str) -> int:
-        with self.engine.connect() as connection:
-            metadata = MetaData()
-            metadata.reflect(connection, only=[table])
-            query = select(func.count()).select_from(metadata.tables[table])
-            return int(connection.scalar(query) or 0)
 
     def columns(self, table: str) -> set[str]:
         with self.engine.connect() as connection:

@@ -35,17 +35,23 @@ def display_url(url: URL) -> str:
 def build_engine(url: URL) -> Engine:
     """An engine for ``url``; SQLite files get their folder created."""
     backend = url.get_backend_name()
-    if backend == "sqlite":
-        return _sqlite_engine(url)
-    if backend == "postgresql":
-        if url.get_driver_name() not in ("psycopg", "psycopg2"):
-            # psycopg 3 is the driver streamgauge ships with; a bare `postgresql://` means it.
-            url = url.set(drivername="postgresql+psycopg")
-        # The scheduler writes while the HTTP thread and CLI read: a small pool is plenty, and
-        # pre-ping replaces connections a restarted server dropped.
-        return create_engine(
-            url, pool_size=5, max_overflow=5, pool_pre_ping=True, hide_parameters=True
-        )
+    try:
+        if backend == "sqlite":
+            return _sqlite_engine(url)
+        if backend == "postgresql":
+            if "+" not in url.drivername:
+                # psycopg 3 is the driver streamgauge ships with; a bare `postgresql://` means
+                # it (SQLAlchemy's own default would be psycopg2).
+                url = url.set(drivername="postgresql+psycopg")
+            # The scheduler writes while the HTTP thread and CLI read: a small pool is plenty,
+            # and pre-ping replaces connections that a restarted server dropped.
+            return create_engine(
+                url, pool_size=5, max_overflow=5, pool_pre_ping=True, hide_parameters=True
+            )
+    except ImportError as exc:
+        raise StoreError(
+            f"the database driver for {display_url(url)} is not installed ({exc.name})"
+        ) from None
     raise StoreError(
         f"unsupported store database {backend!r} in {display_url(url)}; "
         "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"

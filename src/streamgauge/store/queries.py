@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
@@ -29,29 +28,18 @@ DATASET_LISTS: dict[str, str] = {
 _FETCH_ROWS = 5000
 
 
-def load_json(text: str) -> Any:
-    return json.loads(text)
-
-
 def decode_all(
     connection: Connection, schema: Schema, codec: RecordCodec, kind: str
 ) -> Iterator[Record]:
-    """Every record of a kind, in storage order.
-
-    Runs the compiled query on the driver's own cursor: plain tuples cost less per row than
-    result rows, and the codec does all type conversion itself.
-    """
+    """Every record of a kind, in storage order, fetched in slices (a server-side cursor on
+    PostgreSQL) so that only the records, not the rows too, are ever held whole."""
     table = schema.models[kind]
     query = select(*(table.c[name] for name in codec.names))
-    compiled = query.compile(dialect=connection.dialect)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(str(compiled))
-        decode = codec.decode
-        while rows := cursor.fetchmany(_FETCH_ROWS):
-            yield from map(decode, rows)
-    finally:
-        cursor.close()
+    streaming = {"stream_results": True, "yield_per": _FETCH_ROWS}
+    result = connection.execute(query, execution_options=streaming)
+    decode = codec.decode
+    for rows in result.partitions():
+        yield from map(decode, rows)
 
 
 def changed_since(
