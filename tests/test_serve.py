@@ -82,9 +82,8 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path / "data")
     yield srv
-    if srv.proc.poll() is None:
-        srv.proc.kill()
-        srv.proc.wait()
+    if srv.proc.stdout is not None and not srv.proc.stdout.closed:
+        srv.output()  # kills it if still running, and closes its pipe
 
 
 def parse(text: str) -> dict[str, list[dict[str, str]]]:
