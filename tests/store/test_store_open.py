@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,14 @@ def test_open_creates_the_folder_of_an_sqlite_file(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{path}") as store:
         assert store.schema_version() == 1
     assert path.is_file()
+
+
+def test_an_sqlite_file_is_in_wal_mode_for_concurrent_readers(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.open(f"sqlite:///{path}").close()
+    # WAL is a property of the file: a plain connection sees it.
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_an_in_memory_store_works_for_one_process() -> None:

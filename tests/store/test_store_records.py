@@ -181,6 +181,8 @@ def test_a_changed_record_is_updated_with_a_new_seq(store: Store, peek: TablePee
     assert seqs_after[d2.id] == seqs_before[d2.id]
     assert seqs_after[d1.id] == 3  # seq 1 and 2 went to the first batch
     assert sorted(store.load_dataset().deployments, key=lambda d: d.id) == [finished, d2]
+    # iter_records follows seq: d2 (2) before the updated d1 (3).
+    assert list(store.iter_records("deployment")) == [d2, finished]
 
 
 def test_the_last_copy_of_a_record_in_one_batch_wins(store: Store) -> None:

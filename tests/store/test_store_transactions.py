@@ -47,6 +47,13 @@ def test_a_failing_batch_keeps_neither_records_nor_cursor(store: Store, peek: Ta
     assert peek.dump() == before
 
 
+def test_a_payload_that_is_not_json_is_refused_by_name(store: Store) -> None:
+    bad = RawRecord("issues", "7", {"when": at(days=1)}, at(days=1), None)
+    with pytest.raises(StoreError, match="raw payload test/issues/7 is not JSON"):
+        store.write_batch(source=SOURCE, stream="issues", raws=[bad], records=[], cursor="c")
+    assert store.get_cursor(SOURCE, "issues") is None
+
+
 def test_the_cursor_is_stored_as_given_and_only_when_given(store: Store) -> None:
     assert store.get_cursor(SOURCE, "issues") is None
     store.write_batch(source=SOURCE, stream="issues", raws=[], records=[], cursor="2026-01-05")
