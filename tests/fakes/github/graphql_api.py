@@ -50,6 +50,7 @@ type Repository {
   nameWithOwner: String!
   url: URI!
   defaultBranchRef: Ref
+  object(oid: GitObjectID, expression: String): GitObject
   pullRequests(first: Int, after: String, states: [PullRequestState!],
                orderBy: IssueOrder): PullRequestConnection!
   deployments(first: Int, after: String, environments: [String!],
@@ -181,6 +182,9 @@ class Resolver:
                 "name": repo.default_branch,
                 "target": self.commit(repo, repo.head) if repo.head else None,
             },
+            "object": lambda info, oid=None, expression=None: (
+                self.commit(repo, oid) if oid in repo.commits else None
+            ),
             "pullRequests": lambda info, first=None, after=None, states=None, orderBy=None: (
                 connection(
                     _ordered(

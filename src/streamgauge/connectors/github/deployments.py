@@ -120,6 +120,11 @@ class DeploymentsStream(RepoBatchStream):
         entry["pending"] = min(running) if running else None
         prod: list[list[Any]] = entry.get("prod") or []  # [created_at, id, sha] ascending
         shipped: dict[str, list[str]] = entry.get("shipped") or {}
+        production = [d for d in items if self._production(d) and _succeeded(d)]
+        graph = memory.graph.setdefault(repo, {})
+        if production and production[-1]["commitOid"] not in graph:
+            # one query from the newest deployment usually covers all of them
+            self._fill(ctx, repo, production[-1]["commitOid"], graph)
         raws = []
         for item in items:
             facts: dict[str, Any] = {}
@@ -160,13 +165,20 @@ class DeploymentsStream(RepoBatchStream):
         known: list[str] | None,
         memory: SyncMemory,
     ) -> dict[str, Any]:
-        graph = memory.graph.get(repo, {})
+        graph = memory.graph.setdefault(repo, {})
         sha, prev_sha = item["commitOid"], previous[2] if previous else None
         commits = known
+        if commits is None and (sha not in graph or (prev_sha and prev_sha not in graph)):
+            self._fill(ctx, repo, sha, graph)  # this sync's commit read did not reach it
+        bound = self.config.max_first_deployment_commits
         if commits is None:
-            commits = shipped_commits(
-                graph, sha, prev_sha, self.config.max_first_deployment_commits
-            )
+            commits = shipped_commits(graph, sha, prev_sha, bound)
+            if commits is not None and _cut_short(
+                graph, commits, bound if prev_sha is None else None
+            ):
+                # the walk reached the edge of what this sync read: read back from this commit
+                self._fill(ctx, repo, sha, graph)
+                commits = shipped_commits(graph, sha, prev_sha, bound)
         if commits is None and prev_sha is not None:
             commits = self._compare(ctx, repo, prev_sha, sha)
         facts: dict[str, Any] = {"shipped": commits, "previous": previous[1] if previous else None}
@@ -182,6 +194,28 @@ class DeploymentsStream(RepoBatchStream):
         )
         return facts
 
+    def _production(self, item: dict[str, Any]) -> bool:
+        env = (item.get("environment") or "").lower()
+        return env in {e.lower() for e in self.config.production_environments}
+
+    def _fill(self, ctx: SyncContext, repo: str, sha: str, graph: dict[str, CommitNode]) -> None:
+        """Load the newest 100 ancestors of ``sha`` into the graph with one GraphQL query."""
+        owner, name = repo.split("/")
+        query = (
+            f"query {{ repository(owner: {json.dumps(owner)}, name: {json.dumps(name)}) {{ "
+            f"object(oid: {json.dumps(sha)}) {{ ... on Commit {{ history(first: 100) {{ nodes {{ "
+            "oid messageHeadline parents(first: 3) { nodes { oid } } } } } } } "
+            "rateLimit { cost remaining resetAt } }"
+        )
+        answer = self.client.graphql(ctx, query, {}, what=f"history of {sha[:7]} in {repo}")
+        target = (answer["data"].get("repository") or {}).get("object") or {}
+        for node in (target.get("history") or {}).get("nodes") or []:
+            if node and node["oid"] not in graph:
+                parents = tuple(
+                    p["oid"] for p in (node.get("parents") or {}).get("nodes") or [] if p
+                )
+                graph[node["oid"]] = CommitNode(parents, node.get("messageHeadline") or "")
+
     def _compare(self, ctx: SyncContext, repo: str, base: str, head: str) -> list[str] | None:
         """GitHub's compare API: the fallback when the commit graph does not reach back."""
         try:
@@ -194,6 +228,12 @@ class DeploymentsStream(RepoBatchStream):
             log.warning("shipped commits of %s unknown: %s", head[:7], exc)
             return None
         return [c["sha"] for c in reversed(answer.data.get("commits") or [])]
+
+
+def _cut_short(graph: dict[str, CommitNode], commits: list[str], bound: int | None) -> bool:
+    if bound is not None and len(commits) >= bound:
+        return False
+    return any(p not in graph for c in commits for p in graph[c].parents)
 
 
 def _statuses(item: dict[str, Any]) -> list[str]:
