@@ -54,7 +54,30 @@ def _jira(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-EXAMPLES: dict[str, Example] = {"demo": _demo, "file": _file, "jira": _jira}
+def _github(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    from tests.fakes.github import TOKEN, FakeGitHub, FakeOrg
+
+    org = FakeOrg("acme")
+    repo = org.repo("checkout")
+    repo.push("PAY-1 first commit", datetime(2026, 1, 10, 9, 0, tzinfo=UTC))
+    server = FakeGitHub(org).start()
+    request.addfinalizer(server.stop)
+    return {
+        "name": "github",
+        "type": "github",
+        "base_url": server.base_url,
+        "token": TOKEN,
+        "org": "acme",
+        "request_spacing": 0,
+    }
+
+
+EXAMPLES: dict[str, Example] = {
+    "demo": _demo,
+    "file": _file,
+    "github": _github,
+    "jira": _jira,
+}
 
 REGISTERED = sorted(connectors())
 

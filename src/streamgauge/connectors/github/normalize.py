@@ -112,17 +112,14 @@ class GithubMapping:
 
     def normalize(self, raw: RawRecord) -> Iterable[Record]:
         mapper = getattr(self, f"_{raw.stream}", None)
-        if mapper is None:
-            return []
+        if mapper is None:  # the repositories stream only stores ETags, never records
+            raise SkippableRecord(f"{raw.stream} {raw.native_id}: no records come from this stream")
         try:
             return list(mapper(raw.payload))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SkippableRecord(
                 f"{raw.stream} {raw.native_id}: malformed payload ({type(exc).__name__}: {exc})"
             ) from None
-
-    def _repositories(self, p: dict[str, Any]) -> Iterable[Record]:
-        return []
 
     def _pull_requests(self, p: dict[str, Any]) -> Iterable[Record]:
         repo = p["repository"]

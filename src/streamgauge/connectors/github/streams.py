@@ -147,7 +147,7 @@ class PullRequestsStream(RepoBatchStream):
             "orderBy: {field: UPDATED_AT, direction: DESC}) { pageInfo { hasNextPage endCursor } "
             "nodes { databaseId number title body url state isDraft createdAt updatedAt mergedAt "
             "closedAt baseRefName headRefName author { login } mergeCommit { oid } "
-            "commits(first: 1) { totalCount nodes { commit { oid authoredDate committedDate } } } "
+            "commits(first: 100) { totalCount nodes { commit { oid authoredDate committedDate } } } "
             "reviews(first: 50) { nodes { state submittedAt author { login } } } "
             "labels(first: 20) { nodes { name } } } }"
         )

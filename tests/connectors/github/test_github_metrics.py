@@ -1,0 +1,52 @@
+"""DORA numbers of the small fake repository, synced through the pipeline, checked by hand."""
+
+from __future__ import annotations
+
+import pytest
+from tests.fakes.github import FakeGitHub
+
+from conftest import NOW, Factory
+from streamgauge.config import Settings
+from streamgauge.metrics import compute_all
+from streamgauge.metrics.snapshot import labels
+from streamgauge.store import Store
+from streamgauge.sync import sync_source
+
+CHECKOUT = {"team": "payments", "app": "checkout"}
+
+
+def test_lead_times_deployments_and_incidents_of_the_small_repository(
+    fake_small: FakeGitHub, connector_for: Factory, sqlite_store: Store
+) -> None:
+    settings = Settings(
+        teams={"payments": {"apps": ["checkout"]}},
+        apps={"checkout": {"repos": ["acme/checkout"]}},
+        windows=["7d", "30d"],
+    )
+    assert sync_source(connector_for(fake_small, settings), sqlite_store, clock=lambda: NOW).ok
+    snap = compute_all(sqlite_store.load_dataset(), now=NOW, settings=settings)
+
+    def value(name: str, **extra: str) -> float | None:
+        return snap.values(name).get(labels(**CHECKOUT, **extra))
+
+    # NOW is 31 Mar 12:00, so the 30d window is (1 Mar 12:00, 31 Mar 12:00] and 7d holds nothing.
+    # Deployment A finished 4 Mar 10:10 and B 6 Mar 08:10, both successful: 2 in 30 days.
+    assert value("streamgauge_deployment_frequency_window_per_day", window="30d") == pytest.approx(
+        2 / 30
+    )
+    assert value("streamgauge_deployment_frequency_window_per_day", window="7d") == 0.0
+    # Lead times: PR #1 first commit 3 Mar 09:00 -> A done 4 Mar 10:10 = 25h10m = 90,600 s;
+    # PR #2 first commit 5 Mar 08:00 -> B done 6 Mar 08:10 = 24h10m = 87,000 s; and the initial
+    # commit (1 Mar 00:00), pushed straight to main and shipped by A, the repository's first
+    # deployment: 82h10m = 295,800 s.
+    # Type 7 quantiles of [87,000, 90,600, 295,800]: 0.5 -> 90,600;
+    # 0.95 -> h = 1.9: 90,600 + 0.9 x 205,200 = 275,280.
+    lead = "streamgauge_change_lead_time_window_seconds"
+    assert value(lead, window="30d", quantile="0.5") == pytest.approx(90_600)
+    assert value(lead, window="30d", quantile="0.95") == pytest.approx(275_280)
+    # The incident opened 6 Mar 09:00, 50 minutes after B finished, within the 24h window: B is
+    # blamed, so 1 of 2 deployments failed; it recovered when the incident closed 6 Mar 11:00,
+    # 2h50m = 10,200 s after B finished.
+    assert value("streamgauge_change_failure_rate_window_ratio", window="30d") == pytest.approx(0.5)
+    recovery = "streamgauge_failed_deployment_recovery_time_window_seconds"
+    assert value(recovery, window="30d", quantile="0.5") == pytest.approx(10_200)
