@@ -1,4 +1,4 @@
-"""The command line: serve, sync, report, check-config."""
+"""The command line: serve, sync, report, explain, check-config."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -63,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.add_argument("--window", help="only this window, e.g. 30d")
 
+    explain = commands.add_parser(
+        "explain", parents=[common], help="the records behind a metric, one row each"
+    )
+    explain.add_argument("metric", help="e.g. change_failure_rate, change_lead_time, flow_time")
+    explain.add_argument("--team", default="all", help="only this team (default all)")
+    explain.add_argument("--app", default="all", help="only this app (default all)")
+    explain.add_argument("--window", help="window, e.g. 30d (default: the first configured)")
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
+
     commands.add_parser(
         "check-config", parents=[common], help="validate the configuration and list every problem"
     )
@@ -113,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve,
         "sync": cmd_sync,
         "report": cmd_report,
+        "explain": cmd_explain,
         "check-config": cmd_check_config,
         "unmapped": cmd_unmapped,
     }[args.command]
@@ -213,6 +224,30 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         print()
     else:
         write_table(rows, sys.stdout)
+    return 0
+
+
+def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
+    from streamgauge import explain
+    from streamgauge.metrics import compute_facts
+    from streamgauge.store import Store
+
+    with Store.open(settings.store_url) as store:
+        dataset = store.load_dataset()
+    now = datetime.now(UTC)
+    facts = compute_facts(dataset, now=now, settings=settings)
+    try:
+        found = explain.explain(
+            facts, args.metric, settings, team=args.team, app=args.app, window=args.window
+        )
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        json.dump(found.to_json(), sys.stdout, indent=2)
+        print()
+    else:
+        explain.write_table(found, sys.stdout)
     return 0
 
 
