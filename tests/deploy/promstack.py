@@ -97,7 +97,9 @@ def substitute(expr: str, values: dict[str, str]) -> str:
 
 
 _COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
-_MODIFIER = re.compile(r"^\s*(?:bool\s+)?(?:(?:on|ignoring)\s*\([^)]*\)\s*)?(?:group_(?:left|right)\s*(?:\([^)]*\))?\s*)?")
+_MODIFIER = re.compile(
+    r"^\s*(?:bool\s+)?(?:(?:on|ignoring)\s*\([^)]*\)\s*)?(?:group_(?:left|right)\s*(?:\([^)]*\))?\s*)?"
+)
 
 
 def split_comparison(expr: str) -> tuple[str, str, str] | None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.deploy.promstack import (
     ALERTS_DOC,
     PROMETHEUS_DIR,
@@ -18,6 +17,7 @@ from tests.deploy.promstack import (
     rule_files,
     rule_test_files,
     rules,
+    split_comparison,
 )
 
 
@@ -113,3 +113,17 @@ def test_alertmanager_example_routes_to_receivers_that_exist() -> None:
     for rule in config["inhibit_rules"]:
         for matcher in rule["source_matchers"]:
             assert matcher.split("=")[1].strip('"') in names
+
+
+def test_split_comparison_skips_matchers_and_drops_vector_matching() -> None:
+    # The live test evaluates an alert's two sides apart; these are split by hand.
+    assert split_comparison('up{job="streamgauge"} == 0') == ('up{job="streamgauge"}', "==", "0")
+    assert split_comparison(
+        'x{team!="all", a=~"b|c"} > on() group_left() streamgauge:alert_threshold:y'
+    ) == ('x{team!="all", a=~"b|c"}', ">", "streamgauge:alert_threshold:y")
+    assert split_comparison("time() - t\n  <= on(source) group_left(team) z") == (
+        "time() - t",
+        "<=",
+        "z",
+    )
+    assert split_comparison("sum by (a) (rate(x[5m]))") is None
