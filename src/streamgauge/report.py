@@ -40,7 +40,25 @@ COLUMNS: tuple[Column, ...] = (
         (("quantile", "0.5"),),
         "duration",
     ),
+    Column("deploy days/wk", "streamgauge_deployment_days_window_per_week", unit="rate"),
+    Column("rework rate", "streamgauge_deployment_rework_rate_window_ratio", unit="ratio"),
+    Column(
+        "items/wk", "streamgauge_flow_velocity_window_per_week", (("type", "all"),), unit="rate"
+    ),
+    Column(
+        "flow time p50",
+        "streamgauge_flow_time_window_seconds",
+        (("type", "all"), ("quantile", "0.5")),
+        "duration",
+    ),
+    Column(
+        "flow efficiency",
+        "streamgauge_flow_efficiency_window_ratio",
+        (("type", "all"),),
+        "ratio",
+    ),
 )
+DATA_QUALITY = "streamgauge_data_quality_records"
 
 
 def human_duration(seconds: float) -> str:
@@ -82,9 +100,18 @@ def report_rows(
         if sample.name == "streamgauge_flow_load":
             lbl = dict(sample.labels)
             load[(lbl.get("team", ""), lbl.get("app", ""))] += sample.value
+    quality: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for sample in snapshot.samples:
+        if sample.name == DATA_QUALITY:
+            lbl = dict(sample.labels)
+            quality[(lbl.get("team", ""), lbl.get("app", ""))][lbl["reason"]] = sample.value
     for (team, app, _), row in rows.items():
         if (team, app) in load:
             row["flow load"] = load[(team, app)]
+        if (team, app) in quality:
+            # the total is the table's column; JSON keeps the count of each reason
+            row["data issues"] = sum(quality[(team, app)].values())
+            row["data_quality"] = quality[(team, app)]
     order = {w: i for i, w in enumerate(windows)}
     return sorted(
         rows.values(),
@@ -102,8 +129,8 @@ def write_table(rows: list[dict[str, Any]], out: TextIO) -> None:
     if not rows:
         out.write("no metrics yet: sync a source first (streamgauge sync)\n")
         return
-    titles = ["team", "app", "window", *(c.title for c in COLUMNS), "flow load"]
-    units = {c.title: c.unit for c in COLUMNS} | {"flow load": ""}
+    titles = ["team", "app", "window", *(c.title for c in COLUMNS), "flow load", "data issues"]
+    units = {c.title: c.unit for c in COLUMNS} | {"flow load": "", "data issues": ""}
     table = [titles]
     for row in rows:
         cells = []
