@@ -1,4 +1,4 @@
-"""The command line: serve, sync, report, explain, check-config."""
+"""The command line: serve, sync, report, explain, check-config, backfill."""
 
 from __future__ import annotations
 
@@ -83,6 +83,28 @@ def _parser() -> argparse.ArgumentParser:
         help="statuses and issue types no mapping rule covers, with counts",
     )
     unmapped.add_argument("--json", action="store_true", help="machine-readable output")
+
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[common],
+        help="past metric values as timestamped OpenMetrics for promtool tsdb create-blocks",
+    )
+    backfill.add_argument("--since", default="90d", help="how far back to start (default 90d)")
+    backfill.add_argument("--step", default="1h", help="time between two moments (default 1h)")
+    backfill.add_argument(
+        "--stop-before",
+        default="3h",
+        help="end this long before now; Prometheus's head block holds the recent hours (default 3h)",
+    )
+    backfill.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="label added to every sample; match your scrape's job and instance (default "
+        "job=streamgauge)",
+    )
+    backfill.add_argument("--out", type=Path, required=True, help="OpenMetrics file to write")
     return parser
 
 
@@ -126,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "check-config": cmd_check_config,
         "unmapped": cmd_unmapped,
+        "backfill": cmd_backfill,
     }[args.command]
     try:
         return handler(settings, args)
@@ -290,3 +313,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app.close()
         log.info("stopped")
     return 0
+
+
+def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from streamgauge.backfill import run_backfill
+
+    return run_backfill(settings, args)
