@@ -5,56 +5,40 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.exposition.collector import Exposition, ServedState
-from streamgauge.metrics import compute_all
+from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import Dataset, Record
 from streamgauge.store import Store
 from streamgauge.sync import Progress, SyncOutcome, sync_source
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
 class RecordCache:
-    """The model records in memory, refreshed from the store by what changed since last time."""
+    """The model records in memory, refreshed from the store by what changed since last time.
 
-    by_id: dict[str, Record] = field(default_factory=dict)
-    seq: int = -1
+    They live in a :class:`~streamgauge.metrics.incremental.Calculator`, which keeps what it
+    computed from them, so a refresh that brings a few records recomputes little.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.calculator = Calculator(settings)
+        self.seq = -1
 
     def refresh(self, store: Store) -> int:
         """Load what changed in the store; returns how many records were (re)loaded."""
         if self.seq < 0:
-            dataset = store.load_dataset()
-            self.seq = store.max_seq()
-            self.by_id = {r.id: r for kind in _KIND_LISTS for r in getattr(dataset, kind)}
-            return len(self.by_id)
+            # max_seq first: a record written during the load then comes again, harmlessly.
+            seq = store.max_seq()
+            self.calculator.load(store.load_dataset())
+            self.seq = seq
+            return len(self.calculator)
         records, self.seq = store.changed_since(self.seq)
-        for record in records:
-            self.by_id[record.id] = record
-        return len(records)
-
-    def dataset(self) -> Dataset:
-        dataset = Dataset()
-        for record in self.by_id.values():
-            dataset.add(record)
-        return dataset
-
-
-_KIND_LISTS = (
-    "work_items",
-    "status_changes",
-    "changes",
-    "commits",
-    "pipeline_runs",
-    "deployments",
-    "incidents",
-)
+        return self.calculator.upsert(records)
 
 
 class App:
@@ -68,7 +52,7 @@ class App:
         self.exposition = Exposition(ServedState(sources=tuple(self.connectors)))
         self.stop = threading.Event()
         self._compute_lock = threading.Lock()
-        self._cache = RecordCache()
+        self._cache = RecordCache(settings)
         self._attempted: set[str] = set()
         self._computed_after_sync = False
         self._state_lock = threading.Lock()
@@ -93,7 +77,7 @@ class App:
         """Compute every metric from the stored records and serve the result."""
         with self._compute_lock:
             self._cache.refresh(self.store)
-            snapshot = compute_all(self._cache.dataset(), now=self.clock(), settings=self.settings)
+            snapshot = self._cache.calculator.snapshot(self.clock())
             self.store.save_snapshot(snapshot)
             with self._state_lock:
                 if self._attempted >= set(self.connectors):

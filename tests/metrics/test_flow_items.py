@@ -84,8 +84,9 @@ def test_flow_time_quantiles_and_sle(snap: Snapshot) -> None:
     # within the 10 d SLE: B and C, not G -> 2/3
     within = "streamgauge_flow_time_within_sle_window_ratio"
     assert checkout(within, snap, "7d", type="all") == pytest.approx(2 / 3)
-    assert gauge(snap, "streamgauge_work_item_age_sle_seconds") == 10 * DAY
-    assert gauge(snap, "streamgauge_work_item_age_sle_ratio") == 0.85
+    key = {"team": "payments", "app": "checkout"}
+    assert gauge(snap, "streamgauge_work_item_age_sle_seconds", **key) == 10 * DAY
+    assert gauge(snap, "streamgauge_work_item_age_sle_ratio", team="all", app="all") == 0.85
 
 
 def test_flow_efficiency_from_the_status_history(snap: Snapshot) -> None:

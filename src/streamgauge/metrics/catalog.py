@@ -182,14 +182,14 @@ FLOW_EXTRA: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_work_item_age_sle_seconds",
         "gauge",
-        "",
-        "The configured service-level expectation of flow time and work-item age "
-        "(metrics.sle_age).",
+        "team app",
+        "The service-level expectation of flow time and work-item age that applies to the "
+        "group (metrics.sle_age).",
     ),
     _d(
         "streamgauge_work_item_age_sle_ratio",
         "gauge",
-        "",
+        "team app",
         "The share of items expected within the service-level expectation "
         "(metrics.sle_percentile).",
     ),

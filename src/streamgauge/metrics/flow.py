@@ -138,8 +138,10 @@ def add_flow_item_metrics(
         return
     groups = sorted(all_groups({f.group for f in flows}))
     sle = sle_age.total_seconds()
-    snapshot.add(SLE_SECONDS, sle)
-    snapshot.add(SLE_RATIO, sle_percentile)
+    for team, app in groups:
+        # one rule for everyone today; per group, so a dashboard joins it to any group's series
+        snapshot.add(SLE_SECONDS, sle, team=team, app=app)
+        snapshot.add(SLE_RATIO, sle_percentile, team=team, app=app)
     done = [f for f in flows if f.done_at is not None]
     # Whole history: done counter and flow-time histogram at the (team, app, type) grain.
     done_count: dict[tuple[Group, str], int] = defaultdict(int)
