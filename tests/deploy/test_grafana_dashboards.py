@@ -95,3 +95,18 @@ def test_provisioning_gives_a_fixed_datasource_uid_and_a_file_provider() -> None
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"]
+
+
+def test_compose_stack_mounts_the_boards_where_the_provider_reads_them() -> None:
+    providers = yaml.safe_load(
+        (GRAFANA_DIR / "provisioning" / "dashboards" / "streamgauge.yaml").read_text()
+    )
+    compose = yaml.safe_load((GRAFANA_DIR.parent / "deploy" / "compose.yaml").read_text())
+    volumes = compose["services"]["grafana"]["volumes"]
+    assert f"../grafana/dashboards:{providers['providers'][0]['options']['path']}:ro" in volumes
+    datasources = yaml.safe_load(
+        (GRAFANA_DIR / "provisioning" / "datasources" / "streamgauge.yaml").read_text()
+    )
+    # the data source reaches Prometheus by its compose service name
+    assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
+    assert "prometheus" in compose["services"]
