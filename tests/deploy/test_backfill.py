@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from tests.deploy.promstack import Prometheus, binary
 
-from streamgauge.backfill import moments, parse_labels, write_openmetrics
-from streamgauge.cli import embedded_demo_config, main
+from streamgauge.backfill import moments, parse_labels, run_backfill, write_openmetrics
+from streamgauge.cli import _parser, _settings, embedded_demo_config, main
 from streamgauge.config import load_settings
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.catalog import BY_NAME
@@ -266,3 +266,36 @@ def test_backfilled_history_equals_the_calculator_thirty_days_back(tmp_path: Pat
         if got[k] != v and not (math.isnan(v) and math.isnan(got[k]))
     }
     assert mismatched == {}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty store still has moments to compute: 12:00 to 18:00 by hours is 7 of them, minus
+    # the default 3 hours left out, so 12:00..15:00 = 4 moments.
+    args = [
+        "backfill",
+        "--data-dir",
+        str(tmp_path),
+        "--since",
+        "6h",
+        "--out",
+        str(tmp_path / "h.om"),
+    ]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    now = datetime(2026, 1, 1, 18, tzinfo=UTC)
+    parsed = _parser().parse_args(args)
+    assert run_backfill(_settings(parsed), parsed, now=now) == 0
+    drawn = terminal.getvalue()
+    assert "backfill  1/4 moments, at 2026-01-01 12:00" in drawn
+    assert drawn.endswith("\r")  # the line is wiped when done
+    assert (tmp_path / "h.om").read_text().endswith("# EOF\n")
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    assert run_backfill(_settings(parsed), parsed, now=now) == 0
+    assert piped.getvalue() == ""
