@@ -210,3 +210,23 @@ def test_every_exported_family_reaches_prometheus(stack: Stack) -> None:
         m.name + "_bucket" if m.kind == "histogram" else m.name for m in COMPUTED + HEALTH
     } | {"streamgauge_info"}
     assert expected - names == set()
+
+
+@pytest.mark.parametrize(
+    ("variables", "selector"),
+    [
+        ({"team": "all", "app": "all"}, ""),
+        ({"team": "payments", "app": "all"}, '{team="payments"}'),
+        ({"team": "payments", "app": "payments-api"}, '{team="payments", app="payments-api"}'),
+    ],
+)
+def test_whole_history_panels_sum_the_selected_series(
+    stack: Stack, variables: dict[str, str], selector: str
+) -> None:
+    # Counters have no team="all" / app="all" rows, so their panels choose between three sums;
+    # each choice must equal the plain sum over the series the variables stand for.
+    (query,) = [q for q in panel_queries() if q.panel == "Changes deployed, whole history"]
+    expr = substitute(query.expr, {**GRAFANA_BUILTINS, **variables, "window": "30d"})
+    (got,) = stack.prometheus.query(expr)
+    (want,) = stack.prometheus.query(f"sum(streamgauge_change_lead_time_seconds_count{selector})")
+    assert float(got["value"][1]) == float(want["value"][1]) > 0
