@@ -20,6 +20,7 @@ import argparse
 import gc
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,7 +110,9 @@ def measure(folder: Path, runs: int) -> None:
     settings = bench_settings(meta["teams"])
     now = datetime.fromisoformat(meta["now"])
     new = [from_json(json.loads(line)) for line in (folder / "new.jsonl").open()]
-    with Store.open(f"sqlite:///{folder / 'bench.db'}") as store:
+    # The measurement writes the new records into a copy, so a kept store can be measured again.
+    shutil.copyfile(folder / "bench.db", folder / "work.db")
+    with Store.open(f"sqlite:///{folder / 'work.db'}") as store:
         seq = store.max_seq()
         full: list[float] = []
         calculator: Calculator | None = None

@@ -86,6 +86,8 @@ class Links:
     blame_explicit: set[str] = field(default_factory=set)  # incident ids blamed by deployment_id
     # deployment id -> the incidents blamed on it, in the order they opened
     incidents_of: dict[str, list[Incident]] = field(default_factory=dict)
+    # change id -> its shipping deployment, remembered: lead times and streams both ask
+    shipping_memo: dict[str, Deployment | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, dataset: Dataset, *, incident_window: timedelta) -> Links:
@@ -140,6 +142,13 @@ class Links:
 
     def shipping_deployment(self, change: Change) -> Deployment | None:
         """The first successful production deployment that shipped any commit of ``change``."""
+        if change.id in self.shipping_memo:
+            return self.shipping_memo[change.id]
+        found = self._first_shipping(change)
+        self.shipping_memo[change.id] = found
+        return found
+
+    def _first_shipping(self, change: Change) -> Deployment | None:
         first = self.shipped_by.get(change.merge_sha) if change.merge_sha else None
         for sha in change.commit_shas:
             shipped = self.shipped_by.get(sha)

@@ -28,24 +28,27 @@ so it grows linearly with the size of the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.linking import Links
 from streamgauge.metrics.delivery import add_delivery_metrics, incident_fix_deployments
 from streamgauge.metrics.dimensions import LabelFolder
-from streamgauge.metrics.dora import DoraFacts, add_dora_metrics, dora_facts
+from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
 from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
-from streamgauge.metrics.items import ItemFlow, item_flows
+from streamgauge.metrics.items import FlowMemo, History, ItemFlow, group_histories, item_flows
 from streamgauge.metrics.levels import add_level_metrics, load_table
 from streamgauge.metrics.quality import Problem, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.metrics.stages import ItemStream, add_stage_metrics, item_streams
+from streamgauge.metrics.stages import ItemStream, StreamMemo, add_stage_metrics, item_streams
 from streamgauge.metrics.windows import windows_at
 from streamgauge.model import Dataset, utc
 
-__all__ = ["Facts", "compute_all", "compute_facts", "snapshot_of"]
+__all__ = ["Facts", "Memo", "compute_all", "compute_facts", "gc_paused", "snapshot_of"]
 
 
 @dataclass(slots=True)
@@ -61,8 +64,28 @@ class Facts:
     problems: list[Problem]
 
 
-def compute_facts(dataset: Dataset, *, now: datetime, settings: Settings) -> Facts:
-    """Link the records and work out each one's part in the metrics, as seen at ``now``."""
+@dataclass(slots=True)
+class Memo:
+    """Facts kept from one computation to the next (see :mod:`.incremental`)."""
+
+    flows: FlowMemo = field(default_factory=dict)
+    streams: StreamMemo = field(default_factory=dict)
+    lead_times: LeadMemo = field(default_factory=dict)
+
+
+def compute_facts(
+    dataset: Dataset,
+    *,
+    now: datetime,
+    settings: Settings,
+    histories: Mapping[str, History] | None = None,
+    memo: Memo | None = None,
+) -> Facts:
+    """Link the records and work out each one's part in the metrics, as seen at ``now``.
+
+    ``histories`` (each item's status changes in order, see :func:`.items.group_histories`)
+    and ``memo`` let a caller that keeps them between calls skip work; the result is the same.
+    """
     now = utc(now)
     rules = settings.metrics
     fold = LabelFolder.from_settings(settings)
@@ -74,11 +97,18 @@ def compute_facts(dataset: Dataset, *, now: datetime, settings: Settings) -> Fac
         max_lead_time=rules.max_lead_time,
         recovery=rules.recovery,
         fold=fold,
+        memo=memo.lead_times if memo else None,
     )
     fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
-    flows = item_flows(dataset.work_items, dataset.status_changes, now=now, fold=fold)
+    if histories is None:
+        histories = group_histories(dataset.status_changes)
+    flows = item_flows(
+        dataset.work_items, histories, now=now, fold=fold, memo=memo.flows if memo else None
+    )
     failed = {o.deployment.id for o in dora.outcomes if o.failed}
-    streams = item_streams(flows, dataset.changes, links, failed, now=now)
+    streams = item_streams(
+        flows, dataset.changes, links, failed, now=now, memo=memo.streams if memo else None
+    )
     found = problems(dataset, links, dora, now=now, fold=fold)
     return Facts(now, links, dora, fixes, flows, streams, found)
 
@@ -108,4 +138,18 @@ def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
 
 def compute_all(dataset: Dataset, *, now: datetime, settings: Settings) -> Snapshot:
     """Every computed metric of ``dataset`` as seen at ``now``."""
-    return snapshot_of(compute_facts(dataset, now=now, settings=settings), settings)
+    with gc_paused():
+        return snapshot_of(compute_facts(dataset, now=now, settings=settings), settings)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector: a computation makes millions of objects without
+    cycles, and each full collection would walk every record held in memory."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

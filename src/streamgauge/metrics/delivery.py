@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import date
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
@@ -29,11 +30,11 @@ from streamgauge.metrics.deployments import (
     ROLLED_BACK,
     DeploymentOutcome,
 )
-from streamgauge.metrics.dimensions import Group, all_groups, groups_of
+from streamgauge.metrics.dimensions import Group, all_groups, groups_of, roll_up, roll_up_lists
 from streamgauge.metrics.dora import PARTS, DoraFacts
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import Window
+from streamgauge.metrics.windows import TimeIndex, Window
 from streamgauge.model import Change, Deployment, DeploymentKind, Incident, RunResult
 
 DAYS_WINDOW = "streamgauge_deployment_days_window_per_week"
@@ -86,20 +87,34 @@ def add_delivery_metrics(
     ended = [o for o in facts.outcomes if o.ended_at is not None]
     _add_history(snapshot, facts, ended)
     deployment_groups = all_groups({o.group for o in facts.outcomes})
+    # Each deployment's part is worked out once: (pair, unplanned, day of a success or None).
+    by_end = TimeIndex(
+        (
+            o.ended_at,
+            (
+                o.group,
+                bool(rework_reasons(o.deployment, incident_fixes)),
+                o.ended_at.date() if o.deployment.result is RunResult.SUCCESS else None,
+            ),
+        )
+        for o in ended
+        if o.ended_at is not None
+    )
+    by_deploy = TimeIndex((lt.deployed_at, lt) for lt in facts.lead_times)
     for window in windows:
-        days: dict[Group, set[object]] = defaultdict(set)
-        counted: dict[Group, int] = defaultdict(int)
-        rework: dict[Group, int] = defaultdict(int)
-        for o in ended:
-            if not window.contains(o.ended_at):
-                continue
-            unplanned = bool(rework_reasons(o.deployment, incident_fixes))
-            success = o.deployment.result is RunResult.SUCCESS
-            for group in groups_of(o.group):
-                counted[group] += 1
-                rework[group] += unplanned
-                if success and o.ended_at is not None:
-                    days[group].add(o.ended_at.date())
+        pair_days: dict[Group, set[date]] = defaultdict(set)
+        counted: dict[Group, float] = defaultdict(float)
+        rework: dict[Group, float] = defaultdict(float)
+        for pair, unplanned, day in by_end.within(window):
+            counted[pair] += 1
+            rework[pair] += unplanned
+            if day is not None:
+                pair_days[pair].add(day)
+        days: dict[Group, set[date]] = defaultdict(set)
+        for pair, found in pair_days.items():
+            for group in groups_of(pair):
+                days[group] |= found
+        counted, rework = roll_up(counted), roll_up(rework)
         weeks = window.days / 7.0
         for team, app in sorted(deployment_groups):
             group = (team, app)
@@ -114,23 +129,24 @@ def add_delivery_metrics(
                     app=app,
                     window=window.label,
                 )
-        per_part: dict[tuple[Group, int], list[float]] = defaultdict(list)
-        for lt in facts.lead_times:
-            if window.contains(lt.deployed_at):
-                for group in groups_of(lt.group):
-                    for i, seconds in enumerate(lt.parts):
-                        per_part[group, i].append(seconds)
-        for ((team, app), i), values in sorted(per_part.items()):
-            for p, value in quantiles(values, QUANTILES).items():
-                snapshot.add(
-                    PARTS_WINDOW,
-                    value,
-                    team=team,
-                    app=app,
-                    window=window.label,
-                    part=PARTS[i],
-                    quantile=format_quantile(p),
-                )
+        pair_parts: dict[Group, list[list[float]]] = defaultdict(lambda: [[], [], [], []])
+        for lt in by_deploy.within(window):
+            lists = pair_parts[lt.group]
+            for i, seconds in enumerate(lt.parts):
+                lists[i].append(seconds)
+        for i, part in enumerate(PARTS):
+            grouped = roll_up_lists({pair: lists[i] for pair, lists in pair_parts.items()})
+            for (team, app), values in sorted(grouped.items()):
+                for p, value in quantiles(values, QUANTILES).items():
+                    snapshot.add(
+                        PARTS_WINDOW,
+                        value,
+                        team=team,
+                        app=app,
+                        window=window.label,
+                        part=part,
+                        quantile=format_quantile(p),
+                    )
 
 
 def _add_history(snapshot: Snapshot, facts: DoraFacts, ended: list[DeploymentOutcome]) -> None:

@@ -20,6 +20,7 @@ Counters and histograms are exposed at the ``(team, app)`` grain only: PromQL su
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from streamgauge.config import Settings
@@ -87,4 +88,22 @@ def all_groups(pairs: Iterable[Group]) -> set[Group]:
     out: set[Group] = {WHOLE}
     for pair in pairs:
         out.update(groups_of(pair))
+    return out
+
+
+def roll_up(per_pair: dict[Group, float]) -> dict[Group, float]:
+    """Pair-level sums added up into every group they count in."""
+    out: dict[Group, float] = defaultdict(float)
+    for pair, value in per_pair.items():
+        for group in groups_of(pair):
+            out[group] += value
+    return out
+
+
+def roll_up_lists(per_pair: dict[Group, list[float]]) -> dict[Group, list[float]]:
+    """Pair-level observations gathered into every group they count in."""
+    out: dict[Group, list[float]] = defaultdict(list)
+    for pair, values in per_pair.items():
+        for group in groups_of(pair):
+            out[group].extend(values)
     return out

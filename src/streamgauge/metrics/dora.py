@@ -32,10 +32,16 @@ from datetime import datetime, timedelta
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
 from streamgauge.metrics.deployments import DeploymentOutcome, RecoveryRule, deployment_outcomes
-from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
+from streamgauge.metrics.dimensions import (
+    Group,
+    LabelFolder,
+    all_groups,
+    roll_up,
+    roll_up_lists,
+)
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import Window, seconds_between
+from streamgauge.metrics.windows import TimeIndex, Window, seconds_between
 from streamgauge.model import Change, ChangeState, Commit, Dataset, Deployment, RunResult
 
 PARTS = ("coding", "pickup", "review", "deploy")
@@ -106,6 +112,12 @@ class DoraFacts:
     negative_recoveries: list[Deployment] = field(default_factory=list)
 
 
+# change id -> (the change, its shipping deployment, what became of it): a change deployed by
+# now keeps its lead time while both records are the very same objects.
+LeadMemo = dict[str, tuple[Change, Deployment, str, "LeadTime | None", bool]]
+COUNTED, NEGATIVE, TOO_LONG = "counted", "negative", "too_long"
+
+
 def lead_times(
     changes: Iterable[Change],
     links: Links,
@@ -114,8 +126,9 @@ def lead_times(
     max_lead_time: timedelta,
     fold: LabelFolder,
     facts: DoraFacts,
+    memo: LeadMemo | None = None,
 ) -> None:
-    """Fill ``facts.lead_times`` (and the counts of left-out changes)."""
+    """Fill ``facts.lead_times`` (and the lists of left-out changes)."""
     limit = max_lead_time.total_seconds()
     for change in changes:
         if change.state is not ChangeState.MERGED:
@@ -125,21 +138,35 @@ def lead_times(
         if deployment is None or deployed_at is None or deployed_at > now:
             facts.never_deployed.append(change)
             continue
-        started_at = change.first_commit_at or change.created_at
-        seconds = seconds_between(started_at, deployed_at)
-        if seconds < 0:
+        cached = memo.get(change.id) if memo is not None else None
+        if cached is None or cached[0] is not change or cached[1] is not deployment:
+            cached = _lead_time(change, deployment, deployed_at, limit, fold)
+            if memo is not None:
+                memo[change.id] = cached
+        _, _, outcome, lead, clamped = cached
+        if outcome == NEGATIVE:
             facts.negative_lead_times.append(change)
-            continue
-        if seconds > limit:
+        elif outcome == TOO_LONG:
             facts.too_long_lead_times.append(change)
-            continue
-        group = fold.pair(deployment.team or change.team, deployment.app or change.app)
-        parts, clamped = lead_time_parts(change, started_at, deployed_at)
-        if clamped:
-            facts.clamped_parts.append(change)
-        facts.lead_times.append(
-            LeadTime(change, deployment, started_at, deployed_at, seconds, group, parts)
-        )
+        elif lead is not None:
+            if clamped:
+                facts.clamped_parts.append(change)
+            facts.lead_times.append(lead)
+
+
+def _lead_time(
+    change: Change, deployment: Deployment, deployed_at: datetime, limit: float, fold: LabelFolder
+) -> tuple[Change, Deployment, str, LeadTime | None, bool]:
+    started_at = change.first_commit_at or change.created_at
+    seconds = seconds_between(started_at, deployed_at)
+    if seconds < 0:
+        return change, deployment, NEGATIVE, None, False
+    if seconds > limit:
+        return change, deployment, TOO_LONG, None, False
+    group = fold.pair(deployment.team or change.team, deployment.app or change.app)
+    parts, clamped = lead_time_parts(change, started_at, deployed_at)
+    lead = LeadTime(change, deployment, started_at, deployed_at, seconds, group, parts)
+    return change, deployment, COUNTED, lead, clamped
 
 
 def direct_pushes(
@@ -201,10 +228,19 @@ def dora_facts(
     max_lead_time: timedelta,
     recovery: RecoveryRule,
     fold: LabelFolder,
+    memo: LeadMemo | None = None,
 ) -> DoraFacts:
     """Every change's lead time and every production deployment's outcome, as seen at ``now``."""
     facts = DoraFacts()
-    lead_times(dataset.changes, links, now=now, max_lead_time=max_lead_time, fold=fold, facts=facts)
+    lead_times(
+        dataset.changes,
+        links,
+        now=now,
+        max_lead_time=max_lead_time,
+        fold=fold,
+        facts=facts,
+        memo=memo,
+    )
     direct_pushes(
         dataset.commits,
         dataset.changes,
@@ -262,17 +298,23 @@ def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Win
         )
 
     deployment_groups = all_groups({o.group for o in facts.outcomes})
+    by_end = TimeIndex((o.ended_at, o) for o in ended if o.ended_at is not None)
+    by_deploy = TimeIndex((lt.deployed_at, lt) for lt in facts.lead_times)
+    by_recovery = TimeIndex(
+        (o.recovered_at, o)
+        for o in ended
+        if o.recovery_seconds is not None and o.recovered_at is not None
+    )
     for window in windows:
-        successes: dict[Group, int] = defaultdict(int)
-        counted: dict[Group, int] = defaultdict(int)
-        failed: dict[Group, int] = defaultdict(int)
-        for o in ended:
-            if not window.contains(o.ended_at):
-                continue
-            for group in groups_of(o.group):
-                counted[group] += 1
-                failed[group] += o.failed
-                successes[group] += o.deployment.result is RunResult.SUCCESS
+        # Tallied per pair, then added up into teams and the organisation.
+        successes: dict[Group, float] = defaultdict(float)
+        counted: dict[Group, float] = defaultdict(float)
+        failed: dict[Group, float] = defaultdict(float)
+        for o in by_end.within(window):
+            counted[o.group] += 1
+            failed[o.group] += o.failed
+            successes[o.group] += o.deployment.result is RunResult.SUCCESS
+        successes, counted, failed = roll_up(successes), roll_up(counted), roll_up(failed)
         for team, app in sorted(deployment_groups):
             # Zero deployments is a frequency (0 per day); zero deployments is no failure rate.
             snapshot.add(
@@ -290,24 +332,19 @@ def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Win
                     app=app,
                     window=window.label,
                 )
-        lead = _by_group(
-            (lt.group, lt.seconds) for lt in facts.lead_times if window.contains(lt.deployed_at)
-        )
+        lead = _by_group((lt.group, lt.seconds) for lt in by_deploy.within(window))
         _add_quantiles(snapshot, LEAD_TIME_WINDOW, lead, window)
         recovered = _by_group(
-            (o.group, o.recovery_seconds)
-            for o in ended
-            if o.recovery_seconds is not None and window.contains(o.recovered_at)
+            (o.group, o.recovery_seconds or 0.0) for o in by_recovery.within(window)
         )
         _add_quantiles(snapshot, RECOVERY_WINDOW, recovered, window)
 
 
 def _by_group(observations: Iterable[tuple[Group, float]]) -> dict[Group, list[float]]:
-    grouped: dict[Group, list[float]] = defaultdict(list)
+    per_pair: dict[Group, list[float]] = defaultdict(list)
     for pair, value in observations:
-        for group in groups_of(pair):
-            grouped[group].append(value)
-    return grouped
+        per_pair[pair].append(value)
+    return roll_up_lists(per_pair)
 
 
 def _add_quantiles(

@@ -23,7 +23,7 @@ from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, group
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import Window
+from streamgauge.metrics.windows import TimeIndex, Window
 from streamgauge.model import FlowState, FlowType, StatusChange, WorkItem
 
 FLOW_LOAD = "streamgauge_flow_load"
@@ -165,40 +165,67 @@ def add_flow_item_metrics(
                     h.sum,
                 )
             )
+    by_done = TimeIndex(
+        (
+            f.done_at,
+            (
+                (f.group, f.item.type.value),
+                f.flow_seconds or 0.0,
+                f.active_seconds,
+                None if f.active_seconds is None else f.active_seconds + (f.waiting_seconds or 0),
+            ),
+        )
+        for f in done
+        if f.done_at is not None
+    )
     for window in windows:
-        _add_window(snapshot, [f for f in done if window.contains(f.done_at)], window, groups, sle)
+        _add_window(snapshot, by_done.within(window), window, groups, sle)
     _add_now(snapshot, flows, groups, now, sle)
 
 
+Cut = tuple[Group, str]  # (group, type)
+
+
 def _add_window(
-    snapshot: Snapshot, done: list[ItemFlow], window: Window, groups: list[Group], sle: float
+    snapshot: Snapshot,
+    done: list[tuple[Cut, float, float | None, float | None]],
+    window: Window,
+    groups: list[Group],
+    sle: float,
 ) -> None:
-    count: dict[tuple[Group, str], int] = defaultdict(int)
-    times: dict[tuple[Group, str], list[float]] = defaultdict(list)
-    active: dict[tuple[Group, str], float] = defaultdict(float)
-    spent: dict[tuple[Group, str], float] = defaultdict(float)
-    for f in done:
-        seconds = f.flow_seconds or 0.0
-        for cut in _cuts(f.group, f.item.type):
-            count[cut] += 1
-            times[cut].append(seconds)
-            if f.active_seconds is not None and f.waiting_seconds is not None:
-                active[cut] += f.active_seconds
-                spent[cut] += f.active_seconds + f.waiting_seconds
+    # Tallied per (pair, type) first, then added up into every group and type=all.
+    pair_times: dict[Cut, list[float]] = defaultdict(list)
+    pair_active: dict[Cut, float] = defaultdict(float)
+    pair_spent: dict[Cut, float] = defaultdict(float)
+    for cut, seconds, active_seconds, spent_seconds in done:
+        pair_times[cut].append(seconds)
+        if active_seconds is not None and spent_seconds is not None:
+            pair_active[cut] += active_seconds
+            pair_spent[cut] += spent_seconds
+    times: dict[Cut, list[float]] = defaultdict(list)
+    active: dict[Cut, float] = defaultdict(float)
+    spent: dict[Cut, float] = defaultdict(float)
+    for (pair, flow_type), values in pair_times.items():
+        for group in groups_of(pair):
+            for t in (flow_type, ALL_TYPES):
+                times[group, t].extend(values)
+                active[group, t] += pair_active[pair, flow_type]
+                spent[group, t] += pair_spent[pair, flow_type]
     weeks = window.days / 7.0
     for team, app in groups:
-        total = count[(team, app), ALL_TYPES]
+        total = len(times[(team, app), ALL_TYPES])
         for flow_type in TYPES:
             cut = ((team, app), flow_type)
+            count = len(times[cut])
             common = {"team": team, "app": app, "window": window.label, "type": flow_type}
-            snapshot.add(VELOCITY, count[cut] / weeks, **common)
+            snapshot.add(VELOCITY, count / weeks, **common)
             if total and flow_type != ALL_TYPES:
-                snapshot.add(DISTRIBUTION, count[cut] / total, **common)
+                snapshot.add(DISTRIBUTION, count / total, **common)
             if spent[cut] > 0:
                 snapshot.add(EFFICIENCY, active[cut] / spent[cut], **common)
-            if times[cut]:
+            if count:
                 within = sum(1 for s in times[cut] if s <= sle)
-                snapshot.add(WITHIN_SLE, within / len(times[cut]), **common)
+                snapshot.add(WITHIN_SLE, within / count, **common)
             for p, value in quantiles(times[cut], QUANTILES).items():
                 snapshot.add(FLOW_TIME_WINDOW, value, **common, quantile=format_quantile(p))
 

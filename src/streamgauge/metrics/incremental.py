@@ -1,38 +1,36 @@
-"""The calculator kept alive between computations, so an update recomputes only what it touched.
+"""The calculator kept alive between computations, so an update recomputes less.
 
-:class:`Calculator` holds the model records by id. Records are split into **partitions**: the
-records of one app (a record without an app is alone with the others without one), merged
-whenever a link could cross them: two partitions that share a commit sha (in a deployment, a
-change or a commit), a work-item or incident key (an item's key, a key a change names), or
-that an incident's explicit deployment joins, become one. Every fact of
-:func:`streamgauge.metrics.compute_facts` then depends only on the records of its partition,
-so the facts of a partition are computed from its records alone and cached; an update
-recomputes the partitions its records fall in, and the partitions whose records reach past
-the previous ``now`` (their facts could change with time alone).
-
-The snapshot is aggregated from every partition's facts: that is the same computation as
-:func:`streamgauge.metrics.compute_all`, whose result it always equals (a test holds it to that).
+:class:`Calculator` holds the model records by kind and id, each work item's status history
+in order, and a :class:`~streamgauge.metrics.Memo` of the facts that can no longer move: the
+flow of a done item and the value stream of a done item whose changes are all deployed. An
+update replaces records by id and rebuilds only the histories of the items it touched; the
+next computation reuses every memoized fact whose inputs are the very same objects (a record
+that changed is a new object), and recomputes the rest. Its snapshot is always the one
+:func:`streamgauge.metrics.compute_all` gives for the same records and ``now``, which a test
+holds it to.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
 from streamgauge.config import Settings
-from streamgauge.metrics import compute_all
+from streamgauge.metrics import Facts, Memo, compute_facts, gc_paused, snapshot_of
+from streamgauge.metrics.items import History, group_histories
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import Dataset, Record
+from streamgauge.model import Dataset, Record, StatusChange
 
-_LISTS = (
-    "work_items",
-    "status_changes",
-    "changes",
-    "commits",
-    "pipeline_runs",
-    "deployments",
-    "incidents",
-)
+_LIST_OF: dict[str, str] = {
+    "work_item": "work_items",
+    "status_change": "status_changes",
+    "change": "changes",
+    "commit": "commits",
+    "pipeline_run": "pipeline_runs",
+    "deployment": "deployments",
+    "incident": "incidents",
+}
 
 
 class Calculator:
@@ -40,30 +38,70 @@ class Calculator:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.by_id: dict[str, Record] = {}
+        self.records: dict[str, dict[str, Record]] = {name: {} for name in _LIST_OF.values()}
+        self.histories: dict[str, History] = {}
+        self.memo = Memo()
+        self._view: Dataset | None = None
 
     def __len__(self) -> int:
-        return len(self.by_id)
+        return sum(len(by_id) for by_id in self.records.values())
 
     def load(self, dataset: Dataset) -> None:
         """Start over from every record of ``dataset``."""
-        self.by_id = {}
-        for name in _LISTS:
-            self.upsert(getattr(dataset, name))
+        with gc_paused():
+            for name, by_id in self.records.items():
+                by_id.clear()
+                by_id.update((r.id, r) for r in getattr(dataset, name))
+            self._view = None
+            self.histories = group_histories(self.dataset().status_changes)
+            self.memo = Memo()
 
     def upsert(self, records: Iterable[Record]) -> int:
         """Add or replace records by id; returns how many were given."""
         n = 0
+        moved: dict[str, list[StatusChange]] = defaultdict(list)
+        gone: dict[str, set[str]] = defaultdict(set)
         for record in records:
-            self.by_id[record.id] = record
+            by_id = self.records[_LIST_OF[record.kind]]
+            old = by_id.get(record.id)
+            by_id[record.id] = record
+            if isinstance(record, StatusChange):
+                moved[record.item_id].append(record)
+                if isinstance(old, StatusChange) and old.item_id != record.item_id:
+                    gone[old.item_id].add(old.id)
             n += 1
+        for item_id, ids in gone.items():
+            self.histories[item_id] = tuple(
+                c for c in self.histories.get(item_id, ()) if c.id not in ids
+            )
+        for item_id, changes in moved.items():
+            merged = {c.id: c for c in self.histories.get(item_id, ())}
+            merged.update((c.id, c) for c in changes)
+            self.histories[item_id] = tuple(sorted(merged.values(), key=lambda c: (c.at, c.id)))
+        if n:
+            self._view = None
         return n
 
     def dataset(self) -> Dataset:
-        dataset = Dataset()
-        for record in self.by_id.values():
-            dataset.add(record)
-        return dataset
+        """The records as a dataset (the lists are shared until the next update)."""
+        if self._view is None:
+            view = Dataset()
+            for name, by_id in self.records.items():
+                # the lists hold the records of their kind: by_id is filled by kind
+                setattr(view, name, list(by_id.values()))
+            self._view = view
+        return self._view
+
+    def facts(self, now: datetime) -> Facts:
+        with gc_paused():
+            return compute_facts(
+                self.dataset(),
+                now=now,
+                settings=self.settings,
+                histories=self.histories,
+                memo=self.memo,
+            )
 
     def snapshot(self, now: datetime) -> Snapshot:
-        return compute_all(self.dataset(), now=now, settings=self.settings)
+        with gc_paused():
+            return snapshot_of(self.facts(now), self.settings)

@@ -20,7 +20,7 @@ its active and waiting time are unknown (None) and flow efficiency leaves it out
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,46 +60,77 @@ class ItemFlow:
         return self.state in STARTED_STATES
 
 
+History = tuple[StatusChange, ...]
+# item id -> (the item, its history, its flow): a done item's flow, kept while neither changes
+FlowMemo = dict[str, tuple[WorkItem, History, ItemFlow]]
+
+
+def group_histories(status_changes: Iterable[StatusChange]) -> dict[str, History]:
+    """Each item's status changes in time order (then id, so equal times keep one order)."""
+    grouped: dict[str, list[StatusChange]] = defaultdict(list)
+    for change in status_changes:
+        grouped[change.item_id].append(change)
+    return {item: tuple(sorted(changes, key=_order)) for item, changes in grouped.items()}
+
+
+def _order(change: StatusChange) -> tuple[datetime, str]:
+    return change.at, change.id
+
+
 def item_flows(
     items: Iterable[WorkItem],
-    status_changes: Iterable[StatusChange],
+    histories: Mapping[str, History],
     *,
     now: datetime,
     fold: LabelFolder,
+    memo: FlowMemo | None = None,
 ) -> list[ItemFlow]:
-    """The flow of each work item created by ``now``."""
-    before: dict[str, list[StatusChange]] = defaultdict(list)
-    first_after: dict[str, StatusChange] = {}
-    for change in status_changes:
-        if change.at <= now:
-            before[change.item_id].append(change)
-        else:
-            known = first_after.get(change.item_id)
-            if known is None or (change.at, change.id) < (known.at, known.id):
-                first_after[change.item_id] = change
+    """The flow of each work item created by ``now``.
+
+    With a ``memo``, a done item whose record and history are the very same objects as last
+    time, all of it by ``now``, keeps its flow: nothing it depends on can have moved.
+    """
     out: list[ItemFlow] = []
     for item in items:
         if item.created_at > now:
             continue
-        group = fold.pair(item.team, item.app)
-        history = before.get(item.id)
-        if history:
-            history.sort(key=lambda c: (c.at, c.id))
-            out.append(_from_history(item, group, tuple(history), now))
-            continue
-        after = first_after.get(item.id)
-        if after is not None:  # not moved yet by now
-            state = after.from_state or FlowState.NEW
-            started = item.created_at if state in STARTED_STATES else None
-            out.append(ItemFlow(item, group, state, started, None, None, None, ()))
-            continue
-        state = item.flow_state
-        started = item.started_at if item.started_at and item.started_at <= now else None
-        done = item.done_at if state is FlowState.DONE else None
-        if done is not None and done > now:
-            done = None
-        out.append(ItemFlow(item, group, state, started, done, None, None, ()))
+        history = histories.get(item.id, ())
+        if memo is not None:
+            cached = memo.get(item.id)
+            if (
+                cached is not None
+                and cached[0] is item
+                and cached[1] is history
+                and cached[2].done_at is not None
+                and cached[2].done_at <= now
+                and (not history or history[-1].at <= now)
+            ):
+                out.append(cached[2])
+                continue
+        flow = _flow(item, fold.pair(item.team, item.app), history, now)
+        if memo is not None and flow.done_at is not None and (not history or history[-1].at <= now):
+            memo[item.id] = (item, history, flow)
+        out.append(flow)
     return out
+
+
+def _flow(item: WorkItem, group: Group, history: History, now: datetime) -> ItemFlow:
+    if history and history[-1].at <= now:
+        return _from_history(item, group, history, now)
+    if history:
+        seen = tuple(c for c in history if c.at <= now)
+        if seen:
+            return _from_history(item, group, seen, now)
+        # not moved yet by now: it was where its first move took it from (new if unknown)
+        state = history[0].from_state or FlowState.NEW
+        started = item.created_at if state in STARTED_STATES else None
+        return ItemFlow(item, group, state, started, None, None, None, ())
+    state = item.flow_state
+    started = item.started_at if item.started_at and item.started_at <= now else None
+    done = item.done_at if state is FlowState.DONE else None
+    if done is not None and done > now:
+        done = None
+    return ItemFlow(item, group, state, started, done, None, None, ())
 
 
 def _from_history(

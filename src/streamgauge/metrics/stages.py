@@ -25,9 +25,10 @@ stages' ratios. Stage names beyond ``metrics.stage_labels`` (alphabetically) fol
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamgauge.linking import Links
@@ -37,7 +38,7 @@ from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stats import format_quantile, quantiles
 from streamgauge.metrics.windows import Window, seconds_between
-from streamgauge.model import Change, ChangeState, FlowState
+from streamgauge.model import Change, ChangeState, Deployment, FlowState
 
 STAGE_TIME = "streamgauge_value_stream_stage_time_window_seconds"
 STAGE_CA = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
@@ -55,14 +56,20 @@ class ItemStream:
     times: dict[tuple[str, str], float]  # (stage, part) -> seconds
     accurate: dict[str, bool]  # stage entered -> complete and accurate
     changes: tuple[Change, ...]
+    lead_seconds: float = field(init=False)  # the sum of every stage's time
+    process_seconds: float = field(init=False)
 
-    @property
-    def lead_seconds(self) -> float:
-        return sum(self.times.values())
+    def __post_init__(self) -> None:
+        # summed once here: every window of every computation reads them
+        object.__setattr__(self, "lead_seconds", sum(self.times.values()))
+        process = sum(v for (_, part), v in self.times.items() if part == PROCESS)
+        object.__setattr__(self, "process_seconds", process)
 
-    @property
-    def process_seconds(self) -> float:
-        return sum(v for (_, part), v in self.times.items() if part == PROCESS)
+
+# item id -> what its stream was computed from (flow, linked changes, their first production
+# deployments and whether those failed) and the stream: kept while all of that is the same.
+StreamInputs = tuple[ItemFlow, tuple[Change, ...], tuple[Deployment | None, ...], tuple[bool, ...]]
+StreamMemo = dict[str, tuple[StreamInputs, "ItemStream"]]
 
 
 def item_streams(
@@ -72,6 +79,7 @@ def item_streams(
     failed_deployments: set[str],
     *,
     now: datetime,
+    memo: StreamMemo | None = None,
 ) -> list[ItemStream]:
     """The stream of every item done by ``now``."""
     by_key: dict[str, list[Change]] = defaultdict(list)
@@ -84,7 +92,17 @@ def item_streams(
         if flow.done_at is None:
             continue
         linked = tuple(by_key.get(flow.item.key, ()))
-        times: dict[tuple[str, str], float] = defaultdict(float)
+        inputs: StreamInputs | None = None
+        if memo is not None:
+            shipping = tuple(links.shipping_deployment(c) for c in linked)
+            failed = tuple(d is not None and d.id in failed_deployments for d in shipping)
+            inputs = (flow, linked, shipping, failed)
+            cached = memo.get(flow.item.id)
+            # tuples compare their items by identity first, so an unchanged input is cheap
+            if cached is not None and cached[0] == inputs and _settled(shipping, now):
+                out.append(cached[1])
+                continue
+        times: dict[tuple[str, str], float] = {}
         accurate: dict[str, bool] = {}
         cut = flow.done_at
         if linked:
@@ -92,8 +110,16 @@ def item_streams(
         _tracker(flow, cut, times, accurate)
         if linked:
             _delivery(linked, links, failed_deployments, now, times, accurate)
-        out.append(ItemStream(flow, dict(times), accurate, linked))
+        stream = ItemStream(flow, times, accurate, linked)
+        if memo is not None and inputs is not None and _settled(inputs[2], now):
+            memo[flow.item.id] = (inputs, stream)
+        out.append(stream)
     return out
+
+
+def _settled(shipping: tuple[Deployment | None, ...], now: datetime) -> bool:
+    """Every deployment ended by ``now``: the stream no longer depends on ``now``."""
+    return all(d is None or (d.finished_at is not None and d.finished_at <= now) for d in shipping)
 
 
 def _tracker(
@@ -103,33 +129,33 @@ def _tracker(
     if not history:
         return
     stage = history[0].from_stage or UNMAPPED
-    state = history[0].from_state or FlowState.NEW
+    active = history[0].from_state is FlowState.ACTIVE
     since = flow.item.created_at
     visits = [stage]
+    # The hottest loop of the calculator: one pass, no helper calls.
     for change in history:
-        _spend(times, stage, state, since, min(change.at, cut))
-        stage, state, since = change.to_stage or UNMAPPED, change.to_state, change.at
+        end = change.at if change.at < cut else cut
+        if end > since:
+            key = (stage, PROCESS if active else WAIT)
+            times[key] = times.get(key, 0.0) + (end - since).total_seconds()
+        stage = change.to_stage or UNMAPPED
+        active = change.to_state is FlowState.ACTIVE
+        since = change.at
         if stage != visits[-1]:
             visits.append(stage)
-    _spend(times, stage, state, since, cut)
+    if cut > since:
+        key = (stage, PROCESS if active else WAIT)
+        times[key] = times.get(key, 0.0) + (cut - since).total_seconds()
+    counts: dict[str, int] = {}
+    for name in visits:
+        counts[name] = counts.get(name, 0) + 1
+    seen: set[str] = set()
+    last = len(visits) - 1
     for i, name in enumerate(visits):
-        if name == UNMAPPED:
-            continue
-        once = visits.count(name) == 1
-        forward = i + 1 == len(visits) or visits[i + 1] not in visits[:i]
-        accurate[name] = accurate.get(name, True) and once and forward
-
-
-def _spend(
-    times: dict[tuple[str, str], float],
-    stage: str,
-    state: FlowState,
-    start: datetime,
-    end: datetime,
-) -> None:
-    if end > start:
-        part = PROCESS if state is FlowState.ACTIVE else WAIT
-        times[stage, part] += seconds_between(start, end)
+        if name != UNMAPPED:
+            ok = counts[name] == 1 and (i == last or visits[i + 1] not in seen)
+            accurate[name] = accurate.get(name, True) and ok
+        seen.add(name)
 
 
 def _delivery(
@@ -152,7 +178,8 @@ def _delivery(
         milestones.append(max(merged, max(d.finished_at or merged for d in deployed)))
     parts = (PROCESS, WAIT, PROCESS, WAIT)
     for i in range(len(milestones) - 1):
-        times[DELIVERY[i], parts[i]] += seconds_between(milestones[i], milestones[i + 1])
+        key = (DELIVERY[i], parts[i])
+        times[key] = times.get(key, 0.0) + seconds_between(milestones[i], milestones[i + 1])
     sent_back = any(c.review_rounds > 0 for c in linked)
     accurate["coding"] = not sent_back
     accurate["pickup"] = True
@@ -169,55 +196,87 @@ def stage_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
     return frozenset([*DELIVERY, UNMAPPED, *tracker[:limit]])
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What the streams of one (team, app) pair add up to in one window."""
+
+    n: int = 0
+    spent: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    entered: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    good: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    leads: list[float] = field(default_factory=list)
+    process: float = 0.0
+
+
 def add_stage_metrics(
     snapshot: Snapshot, streams: Sequence[ItemStream], windows: Sequence[Window], *, limit: int
 ) -> None:
     if not streams:
         return
     kept = stage_names(streams, limit)
-
-    def label(stage: str) -> str:
-        return stage if stage in kept else OTHER
-
+    # Stage names are folded once per stream, and streams are tallied per pair only, then the
+    # pairs are added up into their team and the organisation: a stream is touched once.
+    labelled: list[tuple[datetime, ItemStream, dict[tuple[str, str], float], dict[str, bool]]]
+    labelled = []
+    for s in streams:
+        times: dict[tuple[str, str], float] = defaultdict(float)
+        for (stage, part), seconds in s.times.items():
+            times[stage if stage in kept else OTHER, part] += seconds
+        accurate: dict[str, bool] = {}
+        for stage, ok in s.accurate.items():
+            name = stage if stage in kept else OTHER
+            accurate[name] = accurate.get(name, True) and ok
+        if s.flow.done_at is not None:
+            labelled.append((s.flow.done_at, s, times, accurate))
+    labelled.sort(key=lambda entry: entry[0])
+    done = [entry[0] for entry in labelled]
     groups = all_groups({s.flow.group for s in streams})
     for window in windows:
-        n: dict[Group, int] = defaultdict(int)
-        spent: dict[tuple[Group, str, str], float] = defaultdict(float)
-        entered: dict[tuple[Group, str], int] = defaultdict(int)
-        good: dict[tuple[Group, str], int] = defaultdict(int)
-        leads: dict[Group, list[float]] = defaultdict(list)
-        process: dict[Group, float] = defaultdict(float)
-        for s in streams:
-            if not window.contains(s.flow.done_at):
-                continue
-            for group in groups_of(s.flow.group):
-                n[group] += 1
-                leads[group].append(s.lead_seconds)
-                process[group] += s.process_seconds
-                for (stage, part), seconds in s.times.items():
-                    spent[group, label(stage), part] += seconds
-                for stage, ok in s.accurate.items():
-                    entered[group, label(stage)] += 1
-                    good[group, label(stage)] += ok
-        stages = sorted({stage for _, stage, _ in spent} | {stage for _, stage in entered})
+        tallies: dict[Group, _Tally] = defaultdict(_Tally)
+        begin, end = bisect_right(done, window.start), bisect_right(done, window.end)
+        for _, s, times, accurate in labelled[begin:end]:
+            tally = tallies[s.flow.group]
+            tally.n += 1
+            tally.leads.append(s.lead_seconds)
+            tally.process += s.process_seconds
+            for key, seconds in times.items():
+                tally.spent[key] += seconds
+            for stage, ok in accurate.items():
+                tally.entered[stage] += 1
+                tally.good[stage] += ok
+        rolled: dict[Group, _Tally] = defaultdict(_Tally)
+        for pair, tally in tallies.items():
+            for group in groups_of(pair):
+                into = rolled[group]
+                into.n += tally.n
+                into.leads.extend(tally.leads)
+                into.process += tally.process
+                for key, seconds in tally.spent.items():
+                    into.spent[key] += seconds
+                for stage, count in tally.entered.items():
+                    into.entered[stage] += count
+                    into.good[stage] += tally.good[stage]
         for team, app in sorted(groups):
-            group = (team, app)
-            if not n[group]:
-                continue
-            common = {"team": team, "app": app, "window": window.label}
-            rolled = 1.0
-            for stage in stages:
-                if (group, stage, PROCESS) in spent or (group, stage, WAIT) in spent:
-                    for part in (PROCESS, WAIT):
-                        mean = spent.get((group, stage, part), 0.0) / n[group]
-                        snapshot.add(STAGE_TIME, mean, **common, stage=stage, part=part)
-                if entered[group, stage]:
-                    ratio = good[group, stage] / entered[group, stage]
-                    rolled *= ratio
-                    snapshot.add(STAGE_CA, ratio, **common, stage=stage)
-            snapshot.add(ROLLED_CA, rolled, **common)
-            total = sum(leads[group])
-            if total > 0:
-                snapshot.add(STREAM_EFFICIENCY, process[group] / total, **common)
-            for p, value in quantiles(leads[group], QUANTILES).items():
-                snapshot.add(STREAM_LEAD, value, **common, quantile=format_quantile(p))
+            found = rolled.get((team, app))
+            if found is not None and found.n:
+                _emit(snapshot, found, {"team": team, "app": app, "window": window.label})
+
+
+def _emit(snapshot: Snapshot, tally: _Tally, common: dict[str, str]) -> None:
+    stages = sorted({stage for stage, _ in tally.spent} | set(tally.entered))
+    rolled = 1.0
+    for stage in stages:
+        if (stage, PROCESS) in tally.spent or (stage, WAIT) in tally.spent:
+            for part in (PROCESS, WAIT):
+                mean = tally.spent.get((stage, part), 0.0) / tally.n
+                snapshot.add(STAGE_TIME, mean, **common, stage=stage, part=part)
+        if tally.entered.get(stage):
+            ratio = tally.good[stage] / tally.entered[stage]
+            rolled *= ratio
+            snapshot.add(STAGE_CA, ratio, **common, stage=stage)
+    snapshot.add(ROLLED_CA, rolled, **common)
+    total = sum(tally.leads)
+    if total > 0:
+        snapshot.add(STREAM_EFFICIENCY, tally.process / total, **common)
+    for p, value in quantiles(tally.leads, QUANTILES).items():
+        snapshot.add(STREAM_LEAD, value, **common, quantile=format_quantile(p))
