@@ -50,6 +50,9 @@ DELIVERY = ("coding", "pickup", "code_review", "deploy")
 PROCESS, WAIT = "process", "wait"
 
 
+_Folded = tuple[dict[tuple[str, str], float], dict[str, bool]]
+
+
 @dataclass(frozen=True, slots=True)
 class ItemStream:
     flow: ItemFlow
@@ -59,11 +62,29 @@ class ItemStream:
     lead_seconds: float = field(init=False)  # the sum of every stage's time
     process_seconds: float = field(init=False)
 
+    folded: dict[frozenset[str], _Folded] = field(init=False, compare=False, repr=False)
+
     def __post_init__(self) -> None:
         # summed once here: every window of every computation reads them
         object.__setattr__(self, "lead_seconds", sum(self.times.values()))
         process = sum(v for (_, part), v in self.times.items() if part == PROCESS)
         object.__setattr__(self, "process_seconds", process)
+        object.__setattr__(self, "folded", {})
+
+    def fold(self, kept: frozenset[str]) -> _Folded:
+        """Times and %C&A with stage names outside ``kept`` folded to ``other`` (remembered)."""
+        found = self.folded.get(kept)
+        if found is None:
+            times: dict[tuple[str, str], float] = defaultdict(float)
+            for (stage, part), seconds in self.times.items():
+                times[stage if stage in kept else OTHER, part] += seconds
+            accurate: dict[str, bool] = {}
+            for stage, ok in self.accurate.items():
+                name = stage if stage in kept else OTHER
+                accurate[name] = accurate.get(name, True) and ok
+            found = (dict(times), accurate)
+            self.folded[kept] = found
+        return found
 
 
 # item id -> what its stream was computed from (flow, linked changes, their first production
@@ -219,15 +240,8 @@ def add_stage_metrics(
     labelled: list[tuple[datetime, ItemStream, dict[tuple[str, str], float], dict[str, bool]]]
     labelled = []
     for s in streams:
-        times: dict[tuple[str, str], float] = defaultdict(float)
-        for (stage, part), seconds in s.times.items():
-            times[stage if stage in kept else OTHER, part] += seconds
-        accurate: dict[str, bool] = {}
-        for stage, ok in s.accurate.items():
-            name = stage if stage in kept else OTHER
-            accurate[name] = accurate.get(name, True) and ok
         if s.flow.done_at is not None:
-            labelled.append((s.flow.done_at, s, times, accurate))
+            labelled.append((s.flow.done_at, s, *s.fold(kept)))
     labelled.sort(key=lambda entry: entry[0])
     done = [entry[0] for entry in labelled]
     groups = all_groups({s.flow.group for s in streams})

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 from streamgauge.config import format_duration
@@ -66,7 +67,7 @@ class TimeIndex(Generic[T]):
     """Things ordered by an instant, so a window's share is found by bisection, not a scan."""
 
     def __init__(self, entries: Iterable[tuple[datetime, T]]) -> None:
-        ordered = sorted(entries, key=lambda entry: entry[0])
+        ordered = sorted(entries, key=itemgetter(0))
         self.times = [t for t, _ in ordered]
         self.things = [thing for _, thing in ordered]
 
