@@ -10,8 +10,10 @@ beside the code that implements them:
   deployment an incident is blamed on (``metrics.incident_window``);
 * :mod:`.deployments`: when a production deployment failed and when it recovered
   (``metrics.recovery``);
-* :mod:`.dora`: deployment frequency, change lead time (``metrics.max_lead_time``), change
-  failure rate, failed deployment recovery time, the deployments counter and lead-time histogram;
+* :mod:`.leadtime`: each change's lead time and its parts, direct pushes
+  (``metrics.max_lead_time``);
+* :mod:`.dora`: deployment frequency, change lead time, change failure rate, failed deployment
+  recovery time, the deployments counter and lead-time histogram;
 * :mod:`.delivery`: deployment days, lead-time parts, deployment rework rate, recovery history;
 * :mod:`.levels`: performance levels under a versioned benchmark table (``metrics.levels_table``);
 * :mod:`.items` and :mod:`.flow`: each work item's flow, and flow load, velocity, time,
@@ -23,7 +25,10 @@ beside the code that implements them:
 * :mod:`.stats`: quantiles (type 7, linear interpolation) and cumulative histograms.
 
 The work is a few passes over the records plus sorts, with joins through dicts and bisection,
-so it grows linearly with the size of the history.
+so it grows linearly with the size of the history. :func:`compute_facts` works out each
+record's part (the facts ``explain`` lists), :func:`snapshot_of` aggregates them: per
+(team, app) pair first, then added up into teams and the organisation.
+:mod:`.incremental` keeps records and settled facts between computations for the server.
 """
 
 from __future__ import annotations
