@@ -329,5 +329,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}" if value < 1 else f"{value:.0f}"
+        if value.is_integer() or abs(value) >= 1000:
+            return f"{value:.0f}"
+        return f"{value:.4g}"
     return str(value)
