@@ -79,10 +79,11 @@ class App:
             self._cache.refresh(self.store)
             snapshot = self._cache.calculator.snapshot(self.clock())
             self.store.save_snapshot(snapshot)
+            # Served first, ready after: a scrape that follows /readyz sees these numbers.
+            self._publish(snapshot)
             with self._state_lock:
                 if self._attempted >= set(self.connectors):
                     self._computed_after_sync = True
-            self._publish(snapshot)
             return snapshot
 
     # --- serving -----------------------------------------------------------------------------
