@@ -47,7 +47,8 @@ LABELLED_TEAMS = 10  # label values stay bounded whatever the organisation's siz
 def org_size(records: int, teams: int | None = None) -> tuple[int, int]:
     """(teams, days) of a demo organisation of about ``records`` records."""
     teams = teams or max(1, round(records / (RECORDS_PER_TEAM_DAY * 180)))
-    days = max(7, min(180, round(records / (RECORDS_PER_TEAM_DAY * teams))))
+    # a short history holds proportionally fewer records (its first days finish little)
+    days = max(7, min(180, round(records / (RECORDS_PER_TEAM_DAY * teams)) + 4))
     return teams, days
 
 
