@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 
 from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
@@ -119,7 +118,3 @@ def build_connectors(settings: Settings, *, clock: Clock = system_clock) -> dict
         for source in settings.sources
         if source.enabled
     }
-
-
-def source_names(settings: Settings) -> Sequence[str]:
-    return [s.name for s in settings.sources if s.enabled]
