@@ -371,13 +371,14 @@ class Dataset:
     incidents: list[Incident] = field(default_factory=list)
 
     def add(self, record: Record) -> None:
-        getattr(self, _LIST_OF[record.kind]).append(record)
+        getattr(self, DATASET_LISTS[record.kind]).append(record)
 
     def __len__(self) -> int:
-        return sum(len(getattr(self, name)) for name in _LIST_OF.values())
+        return sum(len(getattr(self, name)) for name in DATASET_LISTS.values())
 
 
-_LIST_OF: dict[str, str] = {
+# The Dataset list that holds each kind of record.
+DATASET_LISTS: dict[str, str] = {
     WorkItem.kind: "work_items",
     StatusChange.kind: "status_changes",
     Change.kind: "changes",

@@ -20,17 +20,7 @@ from streamgauge.config import Settings
 from streamgauge.metrics import Facts, Memo, compute_facts, gc_paused, snapshot_of
 from streamgauge.metrics.items import History, group_histories
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import Dataset, Record, StatusChange
-
-_LIST_OF: dict[str, str] = {
-    "work_item": "work_items",
-    "status_change": "status_changes",
-    "change": "changes",
-    "commit": "commits",
-    "pipeline_run": "pipeline_runs",
-    "deployment": "deployments",
-    "incident": "incidents",
-}
+from streamgauge.model import DATASET_LISTS, Dataset, Record, StatusChange
 
 
 class Calculator:
@@ -38,7 +28,7 @@ class Calculator:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.records: dict[str, dict[str, Record]] = {name: {} for name in _LIST_OF.values()}
+        self.records: dict[str, dict[str, Record]] = {name: {} for name in DATASET_LISTS.values()}
         self.histories: dict[str, History] = {}
         self.memo = Memo()
         self._view: Dataset | None = None
@@ -62,7 +52,7 @@ class Calculator:
         moved: dict[str, list[StatusChange]] = defaultdict(list)
         gone: dict[str, set[str]] = defaultdict(set)
         for record in records:
-            by_id = self.records[_LIST_OF[record.kind]]
+            by_id = self.records[DATASET_LISTS[record.kind]]
             old = by_id.get(record.id)
             by_id[record.id] = record
             if isinstance(record, StatusChange):
