@@ -41,3 +41,17 @@ def test_every_field_of_every_kind_is_documented(kind: str) -> None:
 @pytest.mark.parametrize("metric", [m.name for m in COMPUTED + HEALTH])
 def test_every_metric_is_in_the_metric_table(metric: str) -> None:
     assert re.search(rf"^\| `{metric}(\{{|`)", README, flags=re.MULTILINE), metric
+
+
+def _subcommands() -> list[str]:
+    import argparse
+
+    from streamgauge.cli import _parser
+
+    (commands,) = (a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(commands.choices)
+
+
+@pytest.mark.parametrize("command", _subcommands())
+def test_every_command_is_in_the_command_table(command: str) -> None:
+    assert re.search(rf"^\| `streamgauge {command}[ `]", README, flags=re.MULTILINE), command
