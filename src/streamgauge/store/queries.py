@@ -9,7 +9,7 @@ from sqlalchemy import Connection, case, func, select
 
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import Record
-from streamgauge.store.codec import RecordCodec, dump_json, from_micros, to_micros
+from streamgauge.store.codec import LoadPools, RecordCodec, dump_json, from_micros, to_micros
 from streamgauge.store.schema import Schema
 from streamgauge.store.types import SourceHealth, SyncRun
 
@@ -29,7 +29,7 @@ _FETCH_ROWS = 5000
 
 
 def decode_all(
-    connection: Connection, schema: Schema, codec: RecordCodec, kind: str
+    connection: Connection, schema: Schema, codec: RecordCodec, kind: str, pools: LoadPools
 ) -> Iterator[Record]:
     """Every record of a kind, in storage order, fetched in slices (a server-side cursor on
     PostgreSQL) so that only the records, not the rows too, are ever held whole."""
@@ -37,9 +37,8 @@ def decode_all(
     query = select(*(table.c[name] for name in codec.names))
     streaming = {"stream_results": True, "yield_per": _FETCH_ROWS}
     result = connection.execute(query, execution_options=streaming)
-    decode = codec.decode
     for rows in result.partitions():
-        yield from map(decode, rows)
+        yield from codec.decode_rows(rows, pools)
 
 
 def changed_since(

@@ -17,7 +17,7 @@ from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import KINDS, Dataset, Record
 from streamgauge.store import queries
-from streamgauge.store.codec import RecordCodec, from_micros
+from streamgauge.store.codec import LoadPools, RecordCodec, from_micros
 from streamgauge.store.engine import WRITE_OPTION, build_engine, display_url, parse_url
 from streamgauge.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from streamgauge.store.schema import Schema
@@ -191,10 +191,11 @@ class Store:
         record written in between then comes twice, which replacing by id absorbs.
         """
         dataset = Dataset()
+        pools = LoadPools()
         with _collector_paused(), self._reading() as connection:
             for kind, codec in self._codecs.items():
                 target: list[Any] = getattr(dataset, queries.DATASET_LISTS[kind])
-                target.extend(queries.decode_all(connection, self._schema, codec, kind))
+                target.extend(queries.decode_all(connection, self._schema, codec, kind, pools))
         return dataset
 
     def iter_records(self, kind: str, source: str | None = None) -> Iterator[Record]:
