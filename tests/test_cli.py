@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -110,4 +111,6 @@ def test_a_refused_token_never_reaches_the_output(
     assert main(["sync", "--config", str(config), "--log-level", "DEBUG"]) == 1
     captured = capsys.readouterr()
     assert "tracker: sync failed" in captured.err
-    assert secret not in captured.out + captured.err
+    basic = base64.b64encode(f"{jira.email}:{secret}".encode()).decode()
+    for form in (secret, basic):
+        assert form not in captured.out + captured.err

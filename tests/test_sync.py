@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
+from pydantic import SecretStr
 
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import (
@@ -197,6 +198,24 @@ def test_unexpected_exception_is_caught_at_the_job_boundary(store: Store) -> Non
     outcome = sync_source(ListConnector(stream), store)
     assert not outcome.ok
     assert outcome.error == "KeyError: 'number'"
+
+
+SECRET = "ghp_0123456789abcdef"
+
+
+class TokenConfig(ListConfig):
+    token: SecretStr = SecretStr(SECRET)
+
+
+def test_a_secret_quoted_by_a_library_error_is_masked(store: Store) -> None:
+    connector = ListConnector(
+        ListStream(items(5), size=5, fail_after=0, error=ValueError(f"bad header {SECRET}"))
+    )
+    connector.config = TokenConfig(name="src")
+    outcome = sync_source(connector, store)
+    assert outcome.error == "ValueError: bad header ***"
+    (health,) = store.health()
+    assert health.last_error == "ValueError: bad header ***"
 
 
 @pytest.mark.parametrize("page_cursor", [None, "5"])

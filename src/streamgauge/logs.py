@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from streamgauge.config import Settings
+from streamgauge.config import Settings, StoreConfig
 
 MASK = "***"
 
 
 def secrets_of(value: Any) -> Iterable[str]:
-    """Every SecretStr value held anywhere in a settings tree."""
+    """Every secret held anywhere in a settings tree, in each form it may travel in.
+
+    A token also travels base64-encoded with its user in a Basic ``Authorization`` header (Jira
+    Cloud's email and API token), and a database password inside the store URL.
+    """
     if isinstance(value, SecretStr):
         secret = value.get_secret_value()
         if secret:
             yield secret
     elif isinstance(value, BaseModel):
+        users = [
+            str(getattr(value, name))
+            for name in ("email", "username", "user")
+            if isinstance(getattr(value, name, None), str)
+        ]
         for name in type(value).model_fields:
-            yield from secrets_of(getattr(value, name))
+            field = getattr(value, name)
+            for secret in secrets_of(field):
+                yield secret
+                for user in users:
+                    yield base64.b64encode(f"{user}:{secret}".encode()).decode()
+        if isinstance(value, StoreConfig) and value.url:
+            try:
+                password = make_url(value.url).password
+            except ArgumentError:
+                password = None
+            if password:
+                yield str(password)
     elif isinstance(value, dict):
         for item in value.values():
             yield from secrets_of(item)
@@ -31,27 +55,35 @@ def secrets_of(value: Any) -> Iterable[str]:
             yield from secrets_of(item)
 
 
+# Whatever follows an authorization scheme is a credential, configured or not.
+_AUTH = re.compile(r"\b(Basic|Bearer|token)\s+[A-Za-z0-9+/=._~-]{8,}")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret and every credential after an auth scheme masked."""
+    # Longest first, so a secret that contains another is masked whole.
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return _AUTH.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
 class RedactSecrets(logging.Filter):
     """Masks secret values in a record's message and arguments, tracebacks included."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so a secret that contains another is masked whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = list(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return redact(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
-            if record.exc_info:
-                formatter = logging.Formatter()
-                record.exc_text = self.redact(formatter.formatException(record.exc_info))
-                record.exc_info = None
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            formatter = logging.Formatter()
+            record.exc_text = self.redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from streamgauge.connectors.base import (
     SyncContext,
     system_clock,
 )
+from streamgauge.logs import redact, secrets_of
 from streamgauge.model import Record
 from streamgauge.store import Store
 from streamgauge.store.types import SyncRun, WriteResult
@@ -44,11 +45,13 @@ class SyncOutcome:
         return self.written.changed > 0
 
 
-def _describe(exc: BaseException) -> str:
-    # Connector errors are written to be safe to show; anything else is named by type only
-    # plus its message, which the HTTP layers we use never fill with credentials.
+def _describe(exc: BaseException, secrets: Sequence[str]) -> str:
+    """The error as stored in the sync log and printed: any secret of the source masked, since
+    an exception from a client library may quote a request's headers."""
     text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, FatalError | RetriableError) else f"{type(exc).__name__}: {text}"
+    if not isinstance(exc, FatalError | RetriableError):
+        text = f"{type(exc).__name__}: {text}"
+    return redact(text, secrets)
 
 
 def sync_source(
@@ -66,6 +69,7 @@ def sync_source(
     harmless because writes are idempotent upserts. ``stop`` ends the sync between two pages.
     """
     source = connector.name
+    secrets = list(secrets_of(connector.config))
     started_at = clock()
     ctx = SyncContext(source=source, started_at=started_at, cursors=store.cursors(source))
     written = WriteResult()
@@ -107,13 +111,13 @@ def sync_source(
             ctx.cursors = store.cursors(source)
     except RateLimited as exc:
         paused_until = exc.reset_at
-        error = _describe(exc)
+        error = _describe(exc, secrets)
         log.warning("%s: API budget spent; pausing until %s", source, exc.reset_at.isoformat())
     except FatalError as exc:
-        error, fatal = _describe(exc), True
+        error, fatal = _describe(exc, secrets), True
         log.error("%s: sync stopped: %s", source, error)
     except Exception as exc:  # the job boundary: one source's failure never stops the others
-        error = _describe(exc)
+        error = _describe(exc, secrets)
         log.exception("%s: sync failed", source)
     finished_at = clock()
     ok = error is None
