@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.connectors.github.conftest import NOW, Factory
 from tests.fakes.github import FakeGitHub, Fault, generate_org
 
-from conftest import NOW, Factory
 from streamgauge.model import KINDS, to_json
 from streamgauge.store import Store
 from streamgauge.sync import sync_source

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.connectors.github.conftest import NOW, Factory, github_config
 from tests.fakes.github import FakeGitHub
 
-from conftest import NOW, Factory, github_config
 from streamgauge.app import App
 from streamgauge.config import Settings
 from streamgauge.exposition.http import WebApp, make_server

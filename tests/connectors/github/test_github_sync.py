@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tests.connectors.github.conftest import NOW, Factory, at
 from tests.fakes.github import FakeGitHub
 
-from conftest import NOW, Factory, at
 from streamgauge.connectors.base import RawRecord, SkippableRecord
 from streamgauge.model import (
     Change,
