@@ -34,7 +34,7 @@ from streamgauge.metrics.dimensions import Group, all_groups, groups_of, roll_up
 from streamgauge.metrics.dora import PARTS, DoraFacts
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import TimeIndex, Window
+from streamgauge.metrics.windows import TimeIndex, Window, earliest_start
 from streamgauge.model import Change, Deployment, DeploymentKind, Incident, RunResult
 
 DAYS_WINDOW = "streamgauge_deployment_days_window_per_week"
@@ -88,6 +88,7 @@ def add_delivery_metrics(
     _add_history(snapshot, facts, ended)
     deployment_groups = all_groups({o.group for o in facts.outcomes})
     # Each deployment's part is worked out once: (pair, unplanned, day of a success or None).
+    after = earliest_start(windows)
     by_end = TimeIndex(
         (
             o.ended_at,
@@ -98,9 +99,9 @@ def add_delivery_metrics(
             ),
         )
         for o in ended
-        if o.ended_at is not None
+        if o.ended_at is not None and (after is None or o.ended_at > after)
     )
-    by_deploy = TimeIndex((lt.deployed_at, lt) for lt in facts.lead_times)
+    by_deploy = TimeIndex(((lt.deployed_at, lt) for lt in facts.lead_times), after)
     for window in windows:
         pair_days: dict[Group, set[date]] = defaultdict(set)
         counted: dict[Group, float] = defaultdict(float)

@@ -45,7 +45,7 @@ from streamgauge.metrics.leadtime import (
 )
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import TimeIndex, Window
+from streamgauge.metrics.windows import TimeIndex, Window, earliest_start
 from streamgauge.model import Dataset, RunResult
 
 __all__ = [
@@ -138,12 +138,17 @@ def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Win
         )
 
     deployment_groups = all_groups({o.group for o in facts.outcomes})
-    by_end = TimeIndex((o.ended_at, o) for o in ended if o.ended_at is not None)
-    by_deploy = TimeIndex((lt.deployed_at, lt) for lt in facts.lead_times)
+    windows = list(windows)
+    after = earliest_start(windows)
+    by_end = TimeIndex(((o.ended_at, o) for o in ended if o.ended_at is not None), after)
+    by_deploy = TimeIndex(((lt.deployed_at, lt) for lt in facts.lead_times), after)
     by_recovery = TimeIndex(
-        (o.recovered_at, o)
-        for o in ended
-        if o.recovery_seconds is not None and o.recovered_at is not None
+        (
+            (o.recovered_at, o)
+            for o in ended
+            if o.recovered_at is not None and o.recovery_seconds is not None
+        ),
+        after,
     )
     for window in windows:
         # Tallied per pair, then added up into teams and the organisation.

@@ -23,7 +23,7 @@ from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, group
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import TimeIndex, Window
+from streamgauge.metrics.windows import TimeIndex, Window, earliest_start
 from streamgauge.model import FlowState, FlowType, StatusChange, WorkItem
 
 FLOW_LOAD = "streamgauge_flow_load"
@@ -165,6 +165,7 @@ def add_flow_item_metrics(
                     h.sum,
                 )
             )
+    after = earliest_start(windows)
     by_done = TimeIndex(
         (
             f.done_at,
@@ -176,7 +177,7 @@ def add_flow_item_metrics(
             ),
         )
         for f in done
-        if f.done_at is not None
+        if f.done_at is not None and (after is None or f.done_at > after)
     )
     for window in windows:
         _add_window(snapshot, by_done.within(window), window, groups, sle)

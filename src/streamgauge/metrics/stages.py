@@ -61,6 +61,7 @@ class ItemStream:
     changes: tuple[Change, ...]
     lead_seconds: float = field(init=False)  # the sum of every stage's time
     process_seconds: float = field(init=False)
+    names: frozenset[str] = field(init=False, compare=False, repr=False)  # every stage in it
 
     folded: dict[frozenset[str], _Folded] = field(init=False, compare=False, repr=False)
 
@@ -69,6 +70,8 @@ class ItemStream:
         object.__setattr__(self, "lead_seconds", sum(self.times.values()))
         process = sum(v for (_, part), v in self.times.items() if part == PROCESS)
         object.__setattr__(self, "process_seconds", process)
+        names = frozenset([*(stage for stage, _ in self.times), *self.accurate])
+        object.__setattr__(self, "names", names)
         object.__setattr__(self, "folded", {})
 
     def fold(self, kept: frozenset[str]) -> _Folded:
@@ -211,8 +214,8 @@ def _delivery(
 
 def stage_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
     """The stage label values kept: delivery stages and ``unmapped``, then tracker stages."""
-    names = {name for st in streams for name, _ in st.times}
-    names.update(name for st in streams for name in st.accurate)
+    # most streams pass the same stages: their distinct name sets are few
+    names: set[str] = set().union(*{st.names for st in streams})
     tracker = sorted(names - set(DELIVERY) - {UNMAPPED})
     return frozenset([*DELIVERY, UNMAPPED, *tracker[:limit]])
 
@@ -239,16 +242,23 @@ def add_stage_metrics(
     # pairs are added up into their team and the organisation: a stream is touched once.
     labelled: list[tuple[datetime, ItemStream, dict[tuple[str, str], float], dict[str, bool]]]
     labelled = []
+    # Only the streams inside the longest window are folded and sorted: most are older.
+    after = min((w.start for w in windows), default=None)
     for s in streams:
-        if s.flow.done_at is not None:
+        if s.flow.done_at is not None and (after is None or s.flow.done_at > after):
             labelled.append((s.flow.done_at, s, *s.fold(kept)))
     labelled.sort(key=lambda entry: entry[0])
     done = [entry[0] for entry in labelled]
     groups = all_groups({s.flow.group for s in streams})
-    for window in windows:
-        tallies: dict[Group, _Tally] = defaultdict(_Tally)
-        begin, end = bisect_right(done, window.start), bisect_right(done, window.end)
-        for _, s, times, accurate in labelled[begin:end]:
+    # The windows all end at now, so they nest: walking from the shortest to the longest, each
+    # one's tallies are the previous one's plus its older streams, and a stream is tallied once.
+    tallies: dict[Group, _Tally] = defaultdict(_Tally)
+    end = bisect_right(done, windows[0].end) if windows else 0
+    begin = end
+    emitted: dict[Window, dict[Group, _Tally]] = {}
+    for window in sorted(windows, key=lambda w: w.start, reverse=True):
+        older = bisect_right(done, window.start)
+        for _, s, times, accurate in labelled[older:begin]:
             tally = tallies[s.flow.group]
             tally.n += 1
             tally.leads.append(s.lead_seconds)
@@ -258,7 +268,9 @@ def add_stage_metrics(
             for stage, ok in accurate.items():
                 tally.entered[stage] += 1
                 tally.good[stage] += ok
+        begin = older
         rolled: dict[Group, _Tally] = defaultdict(_Tally)
+        emitted[window] = rolled
         for pair, tally in tallies.items():
             for group in groups_of(pair):
                 into = rolled[group]
@@ -270,6 +282,8 @@ def add_stage_metrics(
                 for stage, count in tally.entered.items():
                     into.entered[stage] += count
                     into.good[stage] += tally.good[stage]
+    for window in windows:
+        rolled = emitted[window]
         for team, app in sorted(groups):
             found = rolled.get((team, app))
             if found is not None and found.n:

@@ -63,10 +63,23 @@ def seconds_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
 
 
-class TimeIndex(Generic[T]):
-    """Things ordered by an instant, so a window's share is found by bisection, not a scan."""
+def earliest_start(windows: Iterable[Window]) -> datetime | None:
+    """The start of the longest window: nothing at or before it is in any window."""
+    return min((w.start for w in windows), default=None)
 
-    def __init__(self, entries: Iterable[tuple[datetime, T]]) -> None:
+
+class TimeIndex(Generic[T]):
+    """Things ordered by an instant, so a window's share is found by bisection, not a scan.
+
+    With ``after``, things at or before it are dropped unsorted: no window that starts there
+    or later can hold them, and the history before the longest window is most of the records.
+    """
+
+    def __init__(
+        self, entries: Iterable[tuple[datetime, T]], after: datetime | None = None
+    ) -> None:
+        if after is not None:
+            entries = [e for e in entries if e[0] > after]
         ordered = sorted(entries, key=itemgetter(0))
         self.times = [t for t, _ in ordered]
         self.things = [thing for _, thing in ordered]
