@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamgauge.metrics.dimensions import Group, LabelFolder
@@ -41,14 +41,15 @@ class ItemFlow:
     active_seconds: float | None  # None: no status history to measure it from
     waiting_seconds: float | None
     history: tuple[StatusChange, ...]  # changes by now, in time order
+    # worked out once here: every computation that keeps this flow reads it
+    flow_seconds: float | None = field(init=False, compare=False)
 
-    @property
-    def flow_seconds(self) -> float | None:
-        if self.done_at is None:
-            return None
-        if self.started_at is None:
-            return 0.0
-        return max(0.0, seconds_between(self.started_at, self.done_at))
+    def __post_init__(self) -> None:
+        seconds: float | None = None
+        if self.done_at is not None:
+            start = self.started_at
+            seconds = 0.0 if start is None else max(0.0, seconds_between(start, self.done_at))
+        object.__setattr__(self, "flow_seconds", seconds)
 
     def age_seconds(self, now: datetime) -> float | None:
         if self.state not in STARTED_STATES or self.started_at is None:

@@ -81,7 +81,8 @@ def problems(
         ),
     )
     add("change_never_deployed", facts.never_deployed)
-    if links.work_items:
+    items = links.work_items
+    if items:
         add(
             "change_without_work_item",
             (
@@ -90,7 +91,7 @@ def problems(
                 if c.state is ChangeState.MERGED
                 and c.merged_at is not None
                 and c.merged_at <= now
-                and not links.work_items_for(c.work_item_keys)
+                and not any(k in items for k in c.work_item_keys)
             ),
         )
     add(
