@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from store_peek import TablePeek
+from tests.store.store_peek import TablePeek
 
 
 @pytest.fixture

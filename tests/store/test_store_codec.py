@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from tests.builders import SOURCE, at, commit, status_change, work_item
 
-from builders import SOURCE, at, commit, status_change, work_item
 from streamgauge.model import Commit, FlowState, Record, StatusChange, WorkItem
 from streamgauge.store import Store
 from streamgauge.store.codec import (

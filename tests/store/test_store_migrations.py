@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Connection
-from store_peek import TablePeek
+from tests.builders import SOURCE, at, deployment
+from tests.store.store_peek import TablePeek
 
-from builders import SOURCE, at, deployment
 from streamgauge.store import MIGRATIONS, Migration, Store, StoreError
 from streamgauge.store.schema import Schema
 

@@ -7,8 +7,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from tests.builders import SOURCE, at, commit
 
-from builders import SOURCE, at, commit
 from streamgauge.store import Store, StoreError, WriteResult
 
 

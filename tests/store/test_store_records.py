@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
-from store_peek import TablePeek
-
-from builders import (
+from tests.builders import (
     SOURCE,
     at,
     change,
@@ -18,6 +16,8 @@ from builders import (
     status_change,
     work_item,
 )
+from tests.store.store_peek import TablePeek
+
 from streamgauge.connectors.base import RawRecord
 from streamgauge.model import (
     KINDS,

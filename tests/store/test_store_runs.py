@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from store_peek import TablePeek
+from tests.builders import at
+from tests.store.store_peek import TablePeek
 
-from builders import at
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.store import SourceHealth, Store, SyncRun
 from streamgauge.store.codec import to_micros

@@ -6,9 +6,9 @@ import dataclasses
 import threading
 
 import pytest
-from store_peek import TablePeek
+from tests.builders import SOURCE, at, commit, deployment, work_item
+from tests.store.store_peek import TablePeek
 
-from builders import SOURCE, at, commit, deployment, work_item
 from streamgauge.connectors.base import RawRecord
 from streamgauge.store import Store, StoreError, WriteResult
 
