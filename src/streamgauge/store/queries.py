@@ -14,17 +14,6 @@ from streamgauge.store.codec import LoadPools, RecordCodec, dump_json, from_micr
 from streamgauge.store.schema import Schema
 from streamgauge.store.types import SourceHealth, SyncRun
 
-# Which list of a Dataset holds each kind.
-DATASET_LISTS: dict[str, str] = {
-    "work_item": "work_items",
-    "status_change": "status_changes",
-    "change": "changes",
-    "commit": "commits",
-    "pipeline_run": "pipeline_runs",
-    "deployment": "deployments",
-    "incident": "incidents",
-}
-
 # Rows fetched per round trip when loading whole tables.
 _FETCH_ROWS = 5000
 

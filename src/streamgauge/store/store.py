@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import KINDS, Dataset, Record
+from streamgauge.model import DATASET_LISTS, KINDS, Dataset, Record
 from streamgauge.store import queries
 from streamgauge.store.codec import LoadPools, RecordCodec, from_micros
 from streamgauge.store.engine import WRITE_OPTION, build_engine, display_url, parse_url
@@ -194,7 +194,7 @@ class Store:
         pools = LoadPools()
         with _collector_paused(), self._reading() as connection:
             for kind, codec in self._codecs.items():
-                target: list[Any] = getattr(dataset, queries.DATASET_LISTS[kind])
+                target: list[Any] = getattr(dataset, DATASET_LISTS[kind])
                 target.extend(queries.decode_all(connection, self._schema, codec, kind, pools))
         return dataset
 
