@@ -31,6 +31,7 @@ from streamgauge.model import (
     Deployment,
     Environment,
     Incident,
+    Record,
     RunResult,
     WorkItem,
 )
@@ -68,6 +69,10 @@ def is_production(deployment: Deployment) -> bool:
     return deployment.environment is Environment.PRODUCTION
 
 
+def _shas(change: Change) -> tuple[str, ...]:
+    return (change.merge_sha, *change.commit_shas) if change.merge_sha else change.commit_shas
+
+
 def _finish_order(deployment: Deployment) -> tuple[datetime, datetime, str]:
     # finished_at first; started_at and id only make the order total, hence deterministic.
     return deployment.finished_at or deployment.started_at, deployment.started_at, deployment.id
@@ -88,10 +93,16 @@ class Links:
     incidents_of: dict[str, list[Incident]] = field(default_factory=dict)
     # change id -> its shipping deployment, remembered: lead times and streams both ask
     shipping_memo: dict[str, Deployment | None] = field(default_factory=dict)
+    successes: list[Deployment] = field(default_factory=list)  # in finish order
+    incident_window: timedelta = timedelta(0)
+    # sha -> ids of the changes listing it, once :meth:`index_changes` ran (see :meth:`extend`)
+    changes_by_sha: dict[str, set[str]] | None = None
 
     @classmethod
     def build(cls, dataset: Dataset, *, incident_window: timedelta) -> Links:
-        links = cls(deployments={d.id: d for d in dataset.deployments})
+        links = cls(
+            deployments={d.id: d for d in dataset.deployments}, incident_window=incident_window
+        )
         successes = sorted(
             (
                 d
@@ -108,8 +119,73 @@ class Links:
                 links.shipped_by.setdefault(sha, (position, deployment))
         for item in dataset.work_items:
             links.work_items.setdefault(item.key, item)
+        links.successes = successes
         links._blame_incidents(dataset.incidents, successes, incident_window)
         return links
+
+    def index_changes(self, changes: Iterable[Change]) -> None:
+        """Know which changes list each sha, so :meth:`extend` forgets only what moved."""
+        index: dict[str, set[str]] = defaultdict(set)
+        for change in changes:
+            for sha in _shas(change):
+                index[sha].add(change.id)
+        self.changes_by_sha = index
+
+    def extend(
+        self, changed: Iterable[tuple[Record | None, Record]], incidents: Iterable[Incident]
+    ) -> bool:
+        """Take in records (each with the one it replaced) as :meth:`build` would have.
+
+        Only what extends the joins is taken in place: new deployments (a success finishing
+        after every known one), work items that keep their key, any change. Anything else
+        (a deployment replaced, a success finishing earlier) returns False: build anew.
+        ``incidents`` are all of them, for blame, which is worked out again when needed.
+        """
+        if self.changes_by_sha is None:
+            return False
+        shipped: set[str] = set()
+        blame_again = False
+        for old, record in changed:
+            if isinstance(record, Deployment):
+                if old is not None or record.id in self.deployments:
+                    return False
+                self.deployments[record.id] = record
+                blame_again = True
+                if is_production(record) and record.result is RunResult.SUCCESS:
+                    if record.finished_at is None:
+                        continue
+                    last = self.successes[-1] if self.successes else None
+                    if last is not None and _finish_order(record) <= _finish_order(last):
+                        return False
+                    position = len(self.successes)
+                    self.successes.append(record)
+                    for sha in (
+                        (record.sha, *record.commit_shas) if record.sha else record.commit_shas
+                    ):
+                        if sha not in self.shipped_by:
+                            self.shipped_by[sha] = (position, record)
+                            shipped.add(sha)
+            elif isinstance(record, WorkItem):
+                holder = self.work_items.get(record.key)
+                if old is None:
+                    self.work_items.setdefault(record.key, record)
+                elif not isinstance(old, WorkItem) or old.key != record.key:
+                    return False
+                elif holder is old:
+                    self.work_items[record.key] = record
+            elif isinstance(record, Change):
+                self.shipping_memo.pop(record.id, None)
+                for sha in _shas(record):
+                    self.changes_by_sha.setdefault(sha, set()).add(record.id)
+            elif isinstance(record, Incident):
+                blame_again = True
+        for sha in shipped:
+            for change_id in self.changes_by_sha.get(sha, ()):
+                self.shipping_memo.pop(change_id, None)
+        if blame_again:
+            self.blame, self.blame_explicit, self.incidents_of = {}, set(), {}
+            self._blame_incidents(incidents, self.successes, self.incident_window)
+        return True
 
     def _blame_incidents(
         self,

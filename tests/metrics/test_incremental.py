@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.builders import at, change, deployment, incident, work_item
+from tests.metrics.helpers import DAY
+
 from streamgauge.config import Settings
 from streamgauge.connectors.base import SyncContext
 from streamgauge.connectors.demo import DemoConfig, DemoConnector
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import Dataset, Record
+from streamgauge.model import Dataset, Record, RunResult
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = Settings(
@@ -72,3 +75,60 @@ def test_updates_and_moving_now_match_a_fresh_computation() -> None:
     for moment in (now + timedelta(days=2), now - timedelta(days=10)):
         expected = compute_all(everything(known), now=moment, settings=SETTINGS)
         same(calculator.snapshot(moment), expected)
+
+
+def test_links_taken_in_place_match_links_built_anew() -> None:
+    # Day 1: change 1 (commit a1) merged, shipped by deployment d1 on day 2. Change 2 (commit
+    # b1) merged on day 3, not shipped yet. Then d2 ships b1 on day 5: the joins are extended in
+    # place, and change 2's lead time is day 1 (its first commit) -> day 5 = 4 days.
+    settings = Settings(teams={"payments": {"apps": ["checkout"]}}, windows=["7d", "30d"])
+    now = at(days=6)
+    first = change(
+        created_at=at(days=1),
+        first_commit_at=at(days=1),
+        merged_at=at(days=1, hours=2),
+        merge_sha="a1",
+        native_id=1,
+    )
+    second = change(
+        created_at=at(days=1),
+        first_commit_at=at(days=1),
+        merged_at=at(days=3),
+        merge_sha="b1",
+        native_id=2,
+    )
+    d1 = deployment(finished_at=at(days=2), commit_shas=("a1",), native_id=10)
+    item = work_item(created_at=at(days=0), key="PAY-1", native_id=1)
+    known: dict[str, Record] = {r.id: r for r in (first, second, d1, item)}
+    calculator = Calculator(settings)
+    calculator.load(everything(known))
+    same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=settings))
+    links = calculator.links
+
+    d2 = deployment(finished_at=at(days=5), commit_shas=("b1",), native_id=11)
+    hit = incident(opened_at=at(days=5, hours=1), native_id=20)
+    for update in ([d2, hit], [work_item(created_at=at(days=0), key="PAY-1", native_id=1)]):
+        known.update((r.id, r) for r in update)
+        calculator.upsert(update)
+        snap = calculator.snapshot(now)
+        same(snap, compute_all(everything(known), now=now, settings=settings))
+        assert calculator.links is links  # taken in place, not built anew
+    lead = [h for h in snap.histograms if h.name == "streamgauge_change_lead_time_seconds"]
+    assert sum(h.count for h in lead) == 2  # both changes shipped
+    assert sum(h.sum for h in lead) == 1 * DAY + 4 * DAY  # change 1: day 1 -> 2; change 2: 1 -> 5
+    assert calculator.links.blame[hit.id] is d2  # the latest deployment before it opened
+
+    # A deployment replaced (d1 failed after all) or a work item re-keyed: built anew.
+    for update in (
+        [
+            deployment(
+                finished_at=at(days=2), commit_shas=("a1",), native_id=10, result=RunResult.FAILURE
+            )
+        ],
+        [work_item(created_at=at(days=0), key="PAY-9", native_id=1)],
+    ):
+        known.update((r.id, r) for r in update)
+        calculator.upsert(update)
+        same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=settings))
+        assert calculator.links is not links
+        links = calculator.links

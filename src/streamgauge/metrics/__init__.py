@@ -85,16 +85,19 @@ def compute_facts(
     settings: Settings,
     histories: Mapping[str, History] | None = None,
     memo: Memo | None = None,
+    links: Links | None = None,
 ) -> Facts:
     """Link the records and work out each one's part in the metrics, as seen at ``now``.
 
-    ``histories`` (each item's status changes in order, see :func:`.items.group_histories`)
-    and ``memo`` let a caller that keeps them between calls skip work; the result is the same.
+    ``histories`` (each item's status changes in order, see :func:`.items.group_histories`),
+    ``memo`` and ``links`` (the joins of ``dataset``) let a caller that keeps them between
+    calls skip work; the result is the same.
     """
     now = utc(now)
     rules = settings.metrics
     fold = LabelFolder.from_settings(settings)
-    links = Links.build(dataset, incident_window=rules.incident_window)
+    if links is None:
+        links = Links.build(dataset, incident_window=rules.incident_window)
     dora = dora_facts(
         dataset,
         links,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from streamgauge.config import Settings
+from streamgauge.linking import Links
 from streamgauge.metrics import Facts, Memo, compute_facts, gc_paused, snapshot_of
 from streamgauge.metrics.items import History, group_histories
 from streamgauge.metrics.snapshot import Snapshot
@@ -32,6 +33,9 @@ class Calculator:
         self.histories: dict[str, History] = {}
         self.memo = Memo()
         self._view: Dataset | None = None
+        # the joins of the records, and what changed since they were last brought up to date
+        self.links: Links | None = None
+        self._changed: list[tuple[Record | None, Record]] = []
 
     def __len__(self) -> int:
         return sum(len(by_id) for by_id in self.records.values())
@@ -45,6 +49,8 @@ class Calculator:
             self._view = None
             self.histories = group_histories(self.dataset().status_changes)
             self.memo = Memo()
+            self.links = None
+            self._changed = []
 
     def upsert(self, records: Iterable[Record]) -> int:
         """Add or replace records by id; returns how many were given."""
@@ -55,6 +61,8 @@ class Calculator:
             by_id = self.records[DATASET_LISTS[record.kind]]
             old = by_id.get(record.id)
             by_id[record.id] = record
+            if self.links is not None:
+                self._changed.append((old, record))
             if isinstance(record, StatusChange):
                 moved[record.item_id].append(record)
                 if isinstance(old, StatusChange) and old.item_id != record.item_id:
@@ -83,13 +91,21 @@ class Calculator:
         return self._view
 
     def facts(self, now: datetime) -> Facts:
+        """The facts at ``now``; their links are this calculator's, kept until the next update."""
         with gc_paused():
+            dataset = self.dataset()
+            if self.links is None or not self.links.extend(self._changed, dataset.incidents):
+                window = self.settings.metrics.incident_window
+                self.links = Links.build(dataset, incident_window=window)
+                self.links.index_changes(dataset.changes)
+            self._changed = []
             return compute_facts(
-                self.dataset(),
+                dataset,
                 now=now,
                 settings=self.settings,
                 histories=self.histories,
                 memo=self.memo,
+                links=self.links,
             )
 
     def snapshot(self, now: datetime) -> Snapshot:
