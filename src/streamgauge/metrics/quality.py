@@ -77,12 +77,13 @@ def problems(
             and d.result is RunResult.SUCCESS
             and d.finished_at is not None
             and d.finished_at <= now
-            and not known.intersection((d.sha, *d.commit_shas) if d.sha else d.commit_shas)
+            and known.isdisjoint(d.commit_shas)
+            and (not d.sha or d.sha not in known)
         ),
     )
     add("change_never_deployed", facts.never_deployed)
-    items = links.work_items
-    if items:
+    keys = links.work_items.keys()
+    if keys:
         add(
             "change_without_work_item",
             (
@@ -91,7 +92,7 @@ def problems(
                 if c.state is ChangeState.MERGED
                 and c.merged_at is not None
                 and c.merged_at <= now
-                and not any(k in items for k in c.work_item_keys)
+                and keys.isdisjoint(c.work_item_keys)
             ),
         )
     add(

@@ -112,18 +112,29 @@ def item_streams(
             for key in change.work_item_keys:
                 by_key[key].append(change)
     out: list[ItemStream] = []
+    ship = links.shipping_deployment
     for flow in flows:
         if flow.done_at is None:
             continue
-        linked = tuple(by_key.get(flow.item.key, ()))
+        found = by_key.get(flow.item.key)
+        linked = tuple(found) if found else ()
         inputs: StreamInputs | None = None
         if memo is not None:
-            shipping = tuple(links.shipping_deployment(c) for c in linked)
-            failed = tuple(d is not None and d.id in failed_deployments for d in shipping)
+            # list comprehensions, not generators: this runs for every done item each time
+            shipping = tuple([ship(c) for c in linked]) if linked else ()
+            failed = (
+                tuple([d is not None and d.id in failed_deployments for d in shipping])
+                if linked
+                else ()
+            )
             inputs = (flow, linked, shipping, failed)
             cached = memo.get(flow.item.id)
             # tuples compare their items by identity first, so an unchanged input is cheap
-            if cached is not None and cached[0] == inputs and _settled(shipping, now):
+            if (
+                cached is not None
+                and cached[0] == inputs
+                and (not linked or _settled(shipping, now))
+            ):
                 out.append(cached[1])
                 continue
         times: dict[tuple[str, str], float] = {}
@@ -143,7 +154,10 @@ def item_streams(
 
 def _settled(shipping: tuple[Deployment | None, ...], now: datetime) -> bool:
     """Every deployment ended by ``now``: the stream no longer depends on ``now``."""
-    return all(d is None or (d.finished_at is not None and d.finished_at <= now) for d in shipping)
+    for d in shipping:
+        if d is not None and (d.finished_at is None or d.finished_at > now):
+            return False
+    return True
 
 
 def _tracker(
