@@ -170,9 +170,13 @@ def direct_pushes(
         if change.merge_sha:
             in_changes.add(change.merge_sha)
         in_changes.update(change.commit_shas)
+    # shipped shas no change lists: few, so most commits are passed over with one lookup
+    candidates = links.shipped_by.keys() - in_changes
+    if not candidates:
+        return
     limit = max_lead_time.total_seconds()
     for commit in commits:
-        if commit.sha in in_changes or len(commit.parents) > 1:
+        if commit.sha not in candidates or len(commit.parents) > 1:
             continue
         deployment = links.shipping_deployment_of_commit(commit.sha)
         deployed_at = deployment.finished_at if deployment is not None else None
