@@ -34,7 +34,7 @@ from streamgauge.metrics.dimensions import Group, all_groups, groups_of, roll_up
 from streamgauge.metrics.dora import PARTS, DoraFacts
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import TimeIndex, Window, earliest_start
+from streamgauge.metrics.windows import Window, earliest_start
 from streamgauge.model import Change, Deployment, DeploymentKind, Incident, RunResult
 
 DAYS_WINDOW = "streamgauge_deployment_days_window_per_week"
@@ -89,19 +89,16 @@ def add_delivery_metrics(
     deployment_groups = all_groups({o.group for o in facts.outcomes})
     # Each deployment's part is worked out once: (pair, unplanned, day of a success or None).
     after = earliest_start(windows)
-    by_end = TimeIndex(
-        (
-            o.ended_at,
-            (
-                o.group,
-                bool(rework_reasons(o.deployment, incident_fixes)),
-                o.ended_at.date() if o.deployment.result is RunResult.SUCCESS else None,
-            ),
+    by_end = facts.by_end(after).map(
+        lambda o: (
+            o.group,
+            bool(rework_reasons(o.deployment, incident_fixes)),
+            o.ended_at.date()
+            if o.ended_at is not None and o.deployment.result is RunResult.SUCCESS
+            else None,
         )
-        for o in ended
-        if o.ended_at is not None and (after is None or o.ended_at > after)
     )
-    by_deploy = TimeIndex(((lt.deployed_at, lt) for lt in facts.lead_times), after)
+    by_deploy = facts.by_deploy(after)
     for window in windows:
         pair_days: dict[Group, set[date]] = defaultdict(set)
         counted: dict[Group, float] = defaultdict(float)

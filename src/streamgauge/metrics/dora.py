@@ -140,10 +140,8 @@ def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Win
     deployment_groups = all_groups({o.group for o in facts.outcomes})
     windows = list(windows)
     after = earliest_start(windows)
-    # the facts of the windows: those that ended after the longest one starts
-    recent = ended if after is None else [o for o in ended if o.ended_at and o.ended_at > after]
-    by_end = TimeIndex((o.ended_at, o) for o in recent if o.ended_at is not None)
-    by_deploy = TimeIndex(((lt.deployed_at, lt) for lt in facts.lead_times), after)
+    by_end = facts.by_end(after)
+    by_deploy = facts.by_deploy(after)
     # a deployment that ended before the longest window may recover inside it
     by_recovery = TimeIndex(
         (

@@ -13,7 +13,7 @@ as not having happened yet (a deployment that finished later is still running at
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -24,6 +24,7 @@ from streamgauge.model import Deployment, RunResult
 
 SECONDS_PER_DAY = 86400.0
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,13 @@ class TimeIndex(Generic[T]):
         ordered = sorted(entries, key=itemgetter(0))
         self.times = [t for t, _ in ordered]
         self.things = [thing for _, thing in ordered]
+
+    def map(self, convert: Callable[[T], U]) -> TimeIndex[U]:
+        """The same instants, each thing converted (once, not once per window)."""
+        out: TimeIndex[U] = TimeIndex(())
+        out.times = self.times
+        out.things = [convert(thing) for thing in self.things]
+        return out
 
     def within(self, window: Window) -> list[T]:
         """The things whose instant is in ``(window.start, window.end]``."""
