@@ -18,7 +18,7 @@ beside the code that implements them:
 * :mod:`.levels`: performance levels under a versioned benchmark table (``metrics.levels_table``);
 * :mod:`.items` and :mod:`.flow`: each work item's flow, and flow load, velocity, time,
   efficiency, distribution and work-item age (``metrics.sle_age``, ``metrics.sle_percentile``);
-* :mod:`.stages`: the value-stream map (``metrics.stage_labels``);
+* :mod:`.stages` and :mod:`.stage_metrics`: the value-stream map (``metrics.stage_labels``);
 * :mod:`.quality`: data quality;
 * :mod:`.windows`: rolling windows ``(now - w, now]`` (``windows``);
 * :mod:`.dimensions`: label folding into ``other`` (``labels``) and the ``all`` groups;
@@ -49,7 +49,8 @@ from streamgauge.metrics.items import FlowMemo, History, ItemFlow, group_histori
 from streamgauge.metrics.levels import add_level_metrics, load_table
 from streamgauge.metrics.quality import Problem, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.metrics.stages import ItemStream, StreamMemo, add_stage_metrics, item_streams
+from streamgauge.metrics.stage_metrics import add_stage_metrics
+from streamgauge.metrics.stages import ItemStream, StreamMemo, item_streams
 from streamgauge.metrics.windows import windows_at
 from streamgauge.model import Dataset, utc
 
