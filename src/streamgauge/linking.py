@@ -96,7 +96,8 @@ class Links:
     successes: list[Deployment] = field(default_factory=list)  # in finish order
     incident_window: timedelta = timedelta(0)
     # sha -> ids of the changes listing it, once :meth:`index_changes` ran (see :meth:`extend`)
-    changes_by_sha: dict[str, set[str]] | None = None
+    # (a tuple, not a set: most shas belong to one change, and a set weighs four times more)
+    changes_by_sha: dict[str, tuple[str, ...]] | None = None
 
     @classmethod
     def build(cls, dataset: Dataset, *, incident_window: timedelta) -> Links:
@@ -125,11 +126,18 @@ class Links:
 
     def index_changes(self, changes: Iterable[Change]) -> None:
         """Know which changes list each sha, so :meth:`extend` forgets only what moved."""
-        index: dict[str, set[str]] = defaultdict(set)
+        self.changes_by_sha = {}
         for change in changes:
-            for sha in _shas(change):
-                index[sha].add(change.id)
-        self.changes_by_sha = index
+            self._index(change)
+
+    def _index(self, change: Change) -> None:
+        index = self.changes_by_sha
+        if index is None:
+            return
+        for sha in _shas(change):
+            known = index.get(sha, ())
+            if change.id not in known:
+                index[sha] = (*known, change.id)
 
     def extend(
         self, changed: Iterable[tuple[Record | None, Record]], incidents: Iterable[Incident]
@@ -175,8 +183,7 @@ class Links:
                     self.work_items[record.key] = record
             elif isinstance(record, Change):
                 self.shipping_memo.pop(record.id, None)
-                for sha in _shas(record):
-                    self.changes_by_sha.setdefault(sha, set()).add(record.id)
+                self._index(record)
             elif isinstance(record, Incident):
                 blame_again = True
         for sha in shipped:
