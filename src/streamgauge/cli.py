@@ -276,7 +276,7 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
-    from streamgauge.exposition.http import WebApp, make_server
+    from streamgauge.exposition.http import WebApp, make_server, stop_server
     from streamgauge.scheduler import Scheduler
 
     app = App(settings)
@@ -291,7 +291,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
         app.stop.set()
-        server.close()
+        stop_server(server)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -304,10 +304,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     try:
         server.run()
-    except OSError:
-        # waitress raises when its sockets are closed under it by the signal handler
-        if not app.stop.is_set():
-            raise
     finally:
         scheduler.shutdown()
         app.close()

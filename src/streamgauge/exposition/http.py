@@ -86,3 +86,22 @@ def make_server(
         "ident": "streamgauge",
     }
     return create_server(app, **options)
+
+
+def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
+    """Stop serving, from a signal handler or another thread; ``run()`` then returns.
+
+    The worker threads finish their responses and exit first, then the event loop closes its
+    own sockets from inside its thread: closing them from outside races with the loop's
+    ``select`` and with workers waking it, both of which fail with EBADF.
+    """
+    from waitress import wasyncore
+    from waitress.server import MultiSocketServer
+
+    server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+    if isinstance(server, MultiSocketServer):
+        server.close()
+        return
+    sockets = server._map  # type: ignore[attr-defined]  # the loop's own map of dispatchers
+    trigger: Any = server.trigger  # a waitress trigger; the type stubs call it an int
+    trigger.pull_trigger(lambda: wasyncore.close_all(sockets))

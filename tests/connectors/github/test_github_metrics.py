@@ -13,7 +13,7 @@ from tests.fakes.github import FakeGitHub
 
 from streamgauge.app import App
 from streamgauge.config import Settings
-from streamgauge.exposition.http import WebApp, make_server
+from streamgauge.exposition.http import WebApp, make_server, stop_server
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.snapshot import labels
 from streamgauge.store import Store
@@ -82,8 +82,10 @@ def test_the_same_numbers_reach_metrics_over_http(fake_small: FakeGitHub, tmp_pa
         with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
             text = resp.read().decode()
     finally:
-        server.close()
+        stop_server(server)
+        thread.join(timeout=10)
         app.close()
+    assert not thread.is_alive()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
