@@ -71,6 +71,7 @@ def test_updates_and_moving_now_match_a_fresh_computation() -> None:
         same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=SETTINGS))
     assert calculator.memo.flows  # done items' flows were kept, not recomputed
     assert calculator.memo.streams
+    assert calculator.memo.outcomes  # apps whose deployments all ended kept their outcomes
     # time alone moves windows and finishes nothing new; then a look back at an earlier moment
     for moment in (now + timedelta(days=2), now - timedelta(days=10)):
         expected = compute_all(everything(known), now=moment, settings=SETTINGS)

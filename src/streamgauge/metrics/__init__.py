@@ -42,6 +42,7 @@ from datetime import datetime
 from streamgauge.config import Settings
 from streamgauge.linking import Links
 from streamgauge.metrics.delivery import add_delivery_metrics, incident_fix_deployments
+from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import LabelFolder
 from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
 from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
@@ -77,6 +78,7 @@ class Memo:
     flows: FlowMemo = field(default_factory=dict)
     streams: StreamMemo = field(default_factory=dict)
     lead_times: LeadMemo = field(default_factory=dict)
+    outcomes: OutcomeMemo = field(default_factory=dict)
 
 
 def compute_facts(
@@ -107,6 +109,7 @@ def compute_facts(
         recovery=rules.recovery,
         fold=fold,
         memo=memo.lead_times if memo else None,
+        outcome_memo=memo.outcomes if memo else None,
     )
     fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
     if histories is None:

@@ -23,7 +23,7 @@ from typing import Literal
 from streamgauge.linking import Links, is_production
 from streamgauge.metrics.dimensions import Group, LabelFolder
 from streamgauge.metrics.windows import ended_at, seconds_between
-from streamgauge.model import Deployment, DeploymentKind, RunResult
+from streamgauge.model import Deployment, DeploymentKind, Incident, RunResult
 
 # Why a deployment counts as failed; explain lists these next to each deployment.
 FAILED_RESULT = "result_failure"
@@ -61,6 +61,21 @@ def _sequence_order(deployment: Deployment) -> tuple[datetime, datetime, str]:
     return deployment.started_at, finish, deployment.id
 
 
+# app -> (its production deployments, the incidents blamed on each, the moment from which its
+# outcomes no longer depend on now, the outcomes, the negative recoveries): kept while the
+# records are the very same objects, for any now from that moment on.
+OutcomeMemo = dict[
+    str | None,
+    tuple[
+        tuple[Deployment, ...],
+        tuple[tuple[Incident, ...], ...],
+        datetime,
+        list[DeploymentOutcome],
+        list[Deployment],
+    ],
+]
+
+
 def deployment_outcomes(
     deployments: Iterable[Deployment],
     links: Links,
@@ -68,41 +83,82 @@ def deployment_outcomes(
     now: datetime,
     recovery: RecoveryRule,
     fold: LabelFolder,
+    memo: OutcomeMemo | None = None,
 ) -> tuple[list[DeploymentOutcome], list[Deployment]]:
     """Every production deployment started by ``now``, and those whose recovery was negative."""
     result: list[DeploymentOutcome] = []
     negative: list[Deployment] = []
     by_app: dict[str | None, list[Deployment]] = defaultdict(list)
     for deployment in deployments:
-        if is_production(deployment) and deployment.started_at <= now:
+        if is_production(deployment):
             by_app[deployment.app].append(deployment)
-    for app, sequence in by_app.items():
-        sequence.sort(key=_sequence_order)
-        outcomes: list[DeploymentOutcome] = []
-        following: Deployment | None = None
-        next_good: DeploymentOutcome | None = None
-        # Walk each app backwards so "the next deployment" and "the next successful deployment
-        # that did not fail" are known in one pass. Deployments without an app have no sequence.
-        for deployment in reversed(sequence):
-            nxt = following if app is not None else None
-            outcome = _outcome(deployment, nxt, next_good, links, now, recovery, fold)
-            if outcome.recovery_seconds is not None and outcome.recovery_seconds < 0:
-                negative.append(deployment)
-                outcome = DeploymentOutcome(
-                    deployment, outcome.group, outcome.ended_at, outcome.failure_reasons
-                )
-            outcomes.append(outcome)
-            if (
-                app is not None
-                and deployment.result is RunResult.SUCCESS
-                and outcome.ended_at is not None
-                and not outcome.failed
-            ):
-                next_good = outcome
-            following = deployment
-        outcomes.reverse()
+    for app, every in by_app.items():
+        if memo is not None:
+            key = tuple(every)
+            blamed = tuple([tuple(links.incidents_of.get(d.id, ())) for d in every])
+            cached = memo.get(app)
+            if cached is not None and cached[2] <= now and cached[0] == key and cached[1] == blamed:
+                result.extend(cached[3])
+                negative.extend(cached[4])
+                continue
+        sequence = [d for d in every if d.started_at <= now]
+        outcomes, negatives = _app_outcomes(app, sequence, links, now, recovery, fold)
         result.extend(outcomes)
+        negative.extend(negatives)
+        if memo is not None:
+            settled = _settled_at(every, blamed)
+            if settled <= now:
+                memo[app] = (key, blamed, settled, outcomes, negatives)
     return result, negative
+
+
+def _settled_at(
+    deployments: Iterable[Deployment], blamed: Iterable[tuple[Incident, ...]]
+) -> datetime:
+    """The latest instant the outcomes look at: from then on ``now`` changes none of them."""
+    instants = [d.finished_at or d.started_at for d in deployments]
+    instants.extend(d.started_at for d in deployments)
+    for incidents in blamed:
+        for incident in incidents:
+            instants.append(incident.resolved_at or incident.opened_at)
+            instants.append(incident.opened_at)
+    return max(instants)
+
+
+def _app_outcomes(
+    app: str | None,
+    sequence: list[Deployment],
+    links: Links,
+    now: datetime,
+    recovery: RecoveryRule,
+    fold: LabelFolder,
+) -> tuple[list[DeploymentOutcome], list[Deployment]]:
+    negative: list[Deployment] = []
+    sequence.sort(key=_sequence_order)
+    outcomes: list[DeploymentOutcome] = []
+    following: Deployment | None = None
+    next_good: DeploymentOutcome | None = None
+    # Walk each app backwards so "the next deployment" and "the next successful deployment
+    # that did not fail" are known in one pass. Deployments without an app have no sequence.
+    for deployment in reversed(sequence):
+        nxt = following if app is not None else None
+        outcome = _outcome(deployment, nxt, next_good, links, now, recovery, fold)
+        if outcome.recovery_seconds is not None and outcome.recovery_seconds < 0:
+            negative.append(deployment)
+            outcome = DeploymentOutcome(
+                deployment, outcome.group, outcome.ended_at, outcome.failure_reasons
+            )
+        outcomes.append(outcome)
+        if (
+            app is not None
+            and deployment.result is RunResult.SUCCESS
+            and outcome.ended_at is not None
+            and not outcome.failed
+        ):
+            next_good = outcome
+        following = deployment
+    outcomes.reverse()
+    return outcomes, negative
 
 
 def _outcome(

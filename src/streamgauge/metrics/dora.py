@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.deployments import RecoveryRule, deployment_outcomes
+from streamgauge.metrics.deployments import OutcomeMemo, RecoveryRule, deployment_outcomes
 from streamgauge.metrics.dimensions import (
     Group,
     LabelFolder,
@@ -69,6 +69,7 @@ def dora_facts(
     recovery: RecoveryRule,
     fold: LabelFolder,
     memo: LeadMemo | None = None,
+    outcome_memo: OutcomeMemo | None = None,
 ) -> DoraFacts:
     """Every change's lead time and every production deployment's outcome, as seen at ``now``."""
     facts = DoraFacts()
@@ -91,7 +92,7 @@ def dora_facts(
         facts=facts,
     )
     facts.outcomes, facts.negative_recoveries = deployment_outcomes(
-        dataset.deployments, links, now=now, recovery=recovery, fold=fold
+        dataset.deployments, links, now=now, recovery=recovery, fold=fold, memo=outcome_memo
     )
     return facts
 
