@@ -106,6 +106,18 @@ def test_config_model_is_a_source_config_typed_by_its_registry_name(kind: str) -
     assert get_args(annotation) == (kind,), f"`type` must be Literal[{kind!r}]"
 
 
+@pytest.mark.parametrize("kind", REGISTERED)
+def test_a_config_of_another_type_is_refused_naming_the_source(kind: str) -> None:
+    cls = connectors()[kind]
+    other = SourceConfig(name="elsewhere", type="other")
+    with pytest.raises(TypeError) as info:
+        cls(other, Settings(), clock=lambda: NOW)
+    assert str(info.value) == (
+        f"source 'elsewhere': the {kind} connector needs a {cls.config_model.__name__}, "
+        "got SourceConfig"
+    )
+
+
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
 def test_streams_have_unique_names(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path

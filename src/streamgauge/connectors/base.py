@@ -125,6 +125,11 @@ class Connector(ABC):
     config_model: ClassVar[builtins.type[SourceConfig]]
 
     def __init__(self, config: SourceConfig, settings: Settings, *, clock: Clock = system_clock):
+        if not isinstance(config, self.config_model):
+            raise TypeError(
+                f"source {config.name!r}: the {self.type} connector needs a "
+                f"{self.config_model.__name__}, got {type(config).__name__}"
+            )
         self.config = config
         self.settings = settings
         self.clock = clock

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import (
@@ -174,10 +174,8 @@ class DemoConnector(Connector):
     config_model = DemoConfig
 
     def __init__(self, config: SourceConfig, settings: Settings, *, clock: Clock = system_clock):
-        if not isinstance(config, DemoConfig):
-            raise TypeError(f"demo connector needs a DemoConfig, got {type(config).__name__}")
         super().__init__(config, settings, clock=clock)
-        self.demo = config
+        self.demo = cast(DemoConfig, config)  # checked by Connector.__init__
         self._world: World | None = None
 
     def anchor(self, ctx: SyncContext) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import (
@@ -35,10 +35,8 @@ class FileConnector(Connector):
     config_model = FileConfig
 
     def __init__(self, config: SourceConfig, settings: Settings, *, clock: Clock = system_clock):
-        if not isinstance(config, FileConfig):
-            raise TypeError(f"file connector needs a FileConfig, got {type(config).__name__}")
         super().__init__(config, settings, clock=clock)
-        self.file = config
+        self.file = cast(FileConfig, config)  # checked by Connector.__init__
 
     def streams(self) -> Sequence[Stream]:
         return [JsonLinesStream(self.file.path, self.file.pattern)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import Clock, Connector, RawRecord, Stream, system_clock
@@ -33,9 +34,7 @@ class GithubConnector(Connector):
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(config, settings, clock=clock)
-        if not isinstance(config, GithubConfig):
-            raise TypeError("GithubConnector needs a GithubConfig")
-        self.github_config = config
+        self.github_config = config = cast(GithubConfig, config)  # checked by Connector.__init__
         self.client = GithubClient(config, clock=clock, **({"sleep": sleep} if sleep else {}))
         self.watch = RepoWatch(config, self.client)
         self.mapping = GithubMapping(config.name, config, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import (
@@ -37,10 +38,8 @@ class JiraConnector(Connector):
         sleep: Callable[[float], None] = time.sleep,
         policy: RetryPolicy | None = None,
     ) -> None:
-        if not isinstance(config, JiraConfig):
-            raise TypeError(f"source {config.name!r}: JiraConnector needs a JiraConfig")
         super().__init__(config, settings, clock=clock)
-        self.jira_config = config
+        self.jira_config = config = cast(JiraConfig, config)  # checked by Connector.__init__
         self.client = JiraClient(config, policy=policy, sleep=sleep, clock=clock)
         self.rules = RuleBook(config)
         # (what, project, name) -> issues seen with it; a data-quality figure, reset per instance.
