@@ -52,6 +52,7 @@ from streamgauge.metrics.quality import Problem, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stage_metrics import add_stage_metrics
 from streamgauge.metrics.stages import ItemStream, StreamMemo, item_streams
+from streamgauge.metrics.tallies import Tallies
 from streamgauge.metrics.windows import windows_at
 from streamgauge.model import Dataset, utc
 
@@ -125,13 +126,20 @@ def compute_facts(
     return Facts(now, links, dora, fixes, flows, streams, found)
 
 
-def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
-    """Every metric family of the catalog, aggregated from ``facts``."""
+def snapshot_of(facts: Facts, settings: Settings, tallies: Tallies | None = None) -> Snapshot:
+    """Every metric family of the catalog, aggregated from ``facts``.
+
+    ``tallies`` kept from an earlier call on facts of the same records spare re-tallying the
+    days whose facts did not change (see :mod:`.tallies`); the snapshot is the same.
+    """
     rules = settings.metrics
     windows = windows_at(facts.now, settings.windows)
     snapshot = Snapshot(computed_at=facts.now)
-    add_dora_metrics(snapshot, facts.dora, windows)
-    add_delivery_metrics(snapshot, facts.dora, facts.incident_fixes, windows)
+    if tallies is None:
+        tallies = Tallies()
+    tallies.refresh(facts.dora, facts.incident_fixes)
+    add_dora_metrics(snapshot, facts.dora, tallies, windows)
+    add_delivery_metrics(snapshot, facts.dora, tallies, windows)
     add_level_metrics(snapshot, load_table(rules.levels_table))
     add_flow_metrics(snapshot, facts.flows)
     add_flow_item_metrics(

@@ -17,30 +17,36 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
-from streamgauge.metrics.catalog import BY_NAME, QUANTILES
+from streamgauge.metrics.catalog import BY_NAME
+from streamgauge.metrics.days import joined, merged
 from streamgauge.metrics.deployments import (
     CAUSED_INCIDENT,
     FAILED_RESULT,
     HOTFIXED,
     ROLLED_BACK,
-    DeploymentOutcome,
 )
 from streamgauge.metrics.dimensions import Group, all_groups, groups_of, roll_up, roll_up_lists
-from streamgauge.metrics.dora import PARTS, DoraFacts
+from streamgauge.metrics.dora import PARTS, DoraFacts, add_quantiles
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import Window, earliest_start
-from streamgauge.model import Change, Deployment, DeploymentKind, Incident, RunResult
+from streamgauge.metrics.stats import bucket_edges, cumulative
+from streamgauge.metrics.windows import Window
+from streamgauge.model import Change, Deployment, DeploymentKind, Incident
+
+if TYPE_CHECKING:
+    from streamgauge.metrics.tallies import Tallies
 
 DAYS_WINDOW = "streamgauge_deployment_days_window_per_week"
 PARTS_WINDOW = "streamgauge_change_lead_time_part_window_seconds"
 REWORK_WINDOW = "streamgauge_deployment_rework_rate_window_ratio"
 RECOVERY_HISTOGRAM = "streamgauge_failed_deployment_recovery_time_seconds"
+RECOVERY_BUCKETS = bucket_edges(BY_NAME[RECOVERY_HISTOGRAM].buckets)
 FAILED_COUNTER = "streamgauge_failed_deployments_total"
 FAILURE_REASONS = (FAILED_RESULT, ROLLED_BACK, HOTFIXED, CAUSED_INCIDENT)
 
@@ -65,7 +71,7 @@ def incident_fix_deployments(
     return out
 
 
-def rework_reasons(deployment: Deployment, incident_fixes: set[str]) -> tuple[str, ...]:
+def rework_reasons(deployment: Deployment, incident_fixes: AbstractSet[str]) -> tuple[str, ...]:
     reasons: list[str] = []
     if deployment.deployment_kind is DeploymentKind.HOTFIX:
         reasons.append(HOTFIX)
@@ -79,46 +85,32 @@ def rework_reasons(deployment: Deployment, incident_fixes: set[str]) -> tuple[st
 
 
 def add_delivery_metrics(
-    snapshot: Snapshot,
-    facts: DoraFacts,
-    incident_fixes: set[str],
-    windows: Sequence[Window],
+    snapshot: Snapshot, facts: DoraFacts, tallies: Tallies, windows: Sequence[Window]
 ) -> None:
-    ended = [o for o in facts.outcomes if o.ended_at is not None]
-    _add_history(snapshot, facts, ended)
+    """Deployment days, lead-time parts, rework rate, the recovery histogram, failed deployments.
+
+    ``tallies`` holds ``facts`` by day, its deployments tallied with the same incident fixes.
+    """
+    _add_history(snapshot, facts, tallies)
     deployment_groups = all_groups({o.group for o in facts.outcomes})
-    # Each deployment's part is worked out once: (pair, unplanned, day of a success or None).
-    after = earliest_start(windows)
-    by_end = facts.by_end(after).map(
-        lambda o: (
-            o.group,
-            bool(rework_reasons(o.deployment, incident_fixes)),
-            o.ended_at.date()
-            if o.ended_at is not None and o.deployment.result is RunResult.SUCCESS
-            else None,
-        )
-    )
-    by_deploy = facts.by_deploy(after)
     for window in windows:
-        pair_days: dict[Group, set[date]] = defaultdict(set)
+        days: dict[Group, int] = defaultdict(int)  # distinct UTC dates with a success
         counted: dict[Group, float] = defaultdict(float)
         rework: dict[Group, float] = defaultdict(float)
-        for pair, unplanned, day in by_end.within(window):
-            counted[pair] += 1
-            rework[pair] += unplanned
-            if day is not None:
-                pair_days[pair].add(day)
-        days: dict[Group, set[date]] = defaultdict(set)
-        for pair, found in pair_days.items():
-            for group in groups_of(pair):
-                days[group] |= found
+        for day in tallies.outcomes.within(window):
+            with_success: set[Group] = set()
+            for pair, tally in day.items():
+                counted[pair] += tally.counted
+                rework[pair] += tally.unplanned
+                if tally.successes:
+                    with_success.update(groups_of(pair))
+            for group in with_success:
+                days[group] += 1
         counted, rework = roll_up(counted), roll_up(rework)
         weeks = window.days / 7.0
         for team, app in sorted(deployment_groups):
             group = (team, app)
-            snapshot.add(
-                DAYS_WINDOW, len(days[group]) / weeks, team=team, app=app, window=window.label
-            )
+            snapshot.add(DAYS_WINDOW, days[group] / weeks, team=team, app=app, window=window.label)
             if counted[group]:
                 snapshot.add(
                     REWORK_WINDOW,
@@ -127,45 +119,36 @@ def add_delivery_metrics(
                     app=app,
                     window=window.label,
                 )
-        pair_parts: dict[Group, list[list[float]]] = defaultdict(lambda: [[], [], [], []])
-        for lt in by_deploy.within(window):
-            lists = pair_parts[lt.group]
-            for i, seconds in enumerate(lt.parts):
-                lists[i].append(seconds)
+        leads = merged(tallies.leads.within(window))
         for i, part in enumerate(PARTS):
-            grouped = roll_up_lists({pair: lists[i] for pair, lists in pair_parts.items()})
-            for (team, app), values in sorted(grouped.items()):
-                for p, value in quantiles(values, QUANTILES).items():
-                    snapshot.add(
-                        PARTS_WINDOW,
-                        value,
-                        team=team,
-                        app=app,
-                        window=window.label,
-                        part=part,
-                        quantile=format_quantile(p),
-                    )
+            values = {pair: joined(t.parts[i] for t in found) for pair, found in leads.items()}
+            add_quantiles(snapshot, PARTS_WINDOW, roll_up_lists(values), window.label, part=part)
 
 
-def _add_history(snapshot: Snapshot, facts: DoraFacts, ended: list[DeploymentOutcome]) -> None:
+def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None:
     """Whole-history recovery histogram and failed-deployment counter at the (team, app) grain."""
     pairs = {o.group for o in facts.outcomes}
-    recoveries: dict[Group, list[float]] = defaultdict(list)
-    reasons: dict[tuple[Group, str], int] = defaultdict(int)
-    for o in ended:
-        if o.recovery_seconds is not None:
-            recoveries[o.group].append(o.recovery_seconds)
-        for reason in o.failure_reasons:
-            reasons[o.group, reason] += 1
-    buckets = BY_NAME[RECOVERY_HISTOGRAM].buckets
+    recoveries = merged(tallies.recoveries.whole())
+    outcomes = merged(tallies.outcomes.whole())
     for team, app in sorted(pairs):
-        h = histogram(recoveries[(team, app)], buckets)
+        found = recoveries.get((team, app), [])
+        h = cumulative(
+            [sum(n) for n in zip(*[t.buckets for t in found], strict=True)]
+            or [0] * (len(RECOVERY_BUCKETS) + 1),
+            RECOVERY_BUCKETS,
+            math.fsum([t.total for t in found]),
+        )
         snapshot.histograms.append(
             HistogramSample(
                 RECOVERY_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum
             )
         )
+        ended = outcomes.get((team, app), [])
         for reason in FAILURE_REASONS:
             snapshot.add(
-                FAILED_COUNTER, reasons[(team, app), reason], team=team, app=app, reason=reason
+                FAILED_COUNTER,
+                sum(t.reasons.get(reason, 0) for t in ended),
+                team=team,
+                app=app,
+                reason=reason,
             )

@@ -20,12 +20,15 @@ Every gauge is cut by the groups of :mod:`.dimensions`; quantiles follow :mod:`.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
+from streamgauge.metrics.days import joined, merged
 from streamgauge.metrics.deployments import OutcomeMemo, RecoveryRule, deployment_outcomes
 from streamgauge.metrics.dimensions import (
     Group,
@@ -44,9 +47,12 @@ from streamgauge.metrics.leadtime import (
     lead_times,
 )
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import TimeIndex, Window, earliest_start
+from streamgauge.metrics.stats import bucket_edges, cumulative, format_quantile, quantiles
+from streamgauge.metrics.windows import Window
 from streamgauge.model import Dataset, RunResult
+
+if TYPE_CHECKING:
+    from streamgauge.metrics.tallies import Tallies
 
 __all__ = [
     "PARTS",
@@ -106,32 +112,39 @@ FREQUENCY_WINDOW = "streamgauge_deployment_frequency_window_per_day"
 FAILURE_RATE_WINDOW = "streamgauge_change_failure_rate_window_ratio"
 RECOVERY_WINDOW = "streamgauge_failed_deployment_recovery_time_window_seconds"
 COUNTED_RESULTS = (RunResult.SUCCESS, RunResult.FAILURE, RunResult.CANCELED)
+LEAD_TIME_BUCKETS = bucket_edges(BY_NAME[LEAD_TIME_HISTOGRAM].buckets)
 
 
-def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Window]) -> None:
-    """Add every DORA family of :data:`catalog.COMPUTED` to ``snapshot``."""
-    ended = [o for o in facts.outcomes if o.ended_at is not None]
+def add_dora_metrics(
+    snapshot: Snapshot, facts: DoraFacts, tallies: Tallies, windows: Iterable[Window]
+) -> None:
+    """Add every DORA family of :data:`catalog.COMPUTED` to ``snapshot``.
+
+    ``tallies`` holds ``facts`` by day (:meth:`Tallies.refresh` ran on them).
+    """
     pairs = {o.group for o in facts.outcomes} | {lt.group for lt in facts.lead_times}
 
     # Whole-history counter and histogram, (team, app) grain, with zero series for every pair
     # so that a result's first deployment shows up as an increase.
-    results: dict[tuple[Group, str], int] = defaultdict(int)
-    for o in ended:
-        results[o.group, o.deployment.result.value] += 1
-    observed: dict[Group, list[float]] = defaultdict(list)
-    for lt in facts.lead_times:
-        observed[lt.group].append(lt.seconds)
-    buckets = BY_NAME[LEAD_TIME_HISTOGRAM].buckets
+    outcomes = merged(tallies.outcomes.whole())
+    leads = merged(tallies.leads.whole())
     for team, app in sorted(pairs):
+        ended = outcomes.get((team, app), [])
         for result in COUNTED_RESULTS:
             snapshot.add(
                 DEPLOYMENTS,
-                results[(team, app), result.value],
+                sum(t.results.get(result.value, 0) for t in ended),
                 team=team,
                 app=app,
                 result=result.value,
             )
-        h = histogram(observed[(team, app)], buckets)
+        deployed = leads.get((team, app), [])
+        h = cumulative(
+            [sum(n) for n in zip(*[t.buckets for t in deployed], strict=True)]
+            or [0] * (len(LEAD_TIME_BUCKETS) + 1),
+            LEAD_TIME_BUCKETS,
+            math.fsum([t.total for t in deployed]),
+        )
         snapshot.histograms.append(
             HistogramSample(
                 LEAD_TIME_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum
@@ -139,28 +152,15 @@ def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Win
         )
 
     deployment_groups = all_groups({o.group for o in facts.outcomes})
-    windows = list(windows)
-    after = earliest_start(windows)
-    by_end = facts.by_end(after)
-    by_deploy = facts.by_deploy(after)
-    # a deployment that ended before the longest window may recover inside it
-    by_recovery = TimeIndex(
-        (
-            (o.recovered_at, o)
-            for o in ended
-            if o.recovered_at is not None and o.recovery_seconds is not None
-        ),
-        after,
-    )
     for window in windows:
         # Tallied per pair, then added up into teams and the organisation.
         successes: dict[Group, float] = defaultdict(float)
         counted: dict[Group, float] = defaultdict(float)
         failed: dict[Group, float] = defaultdict(float)
-        for o in by_end.within(window):
-            counted[o.group] += 1
-            failed[o.group] += o.failed
-            successes[o.group] += o.deployment.result is RunResult.SUCCESS
+        for pair, days in merged(tallies.outcomes.within(window)).items():
+            counted[pair] = sum(t.counted for t in days)
+            failed[pair] = sum(t.failed for t in days)
+            successes[pair] = sum(t.successes for t in days)
         successes, counted, failed = roll_up(successes), roll_up(counted), roll_up(failed)
         for team, app in sorted(deployment_groups):
             # Zero deployments is a frequency (0 per day); zero deployments is no failure rate.
@@ -179,26 +179,30 @@ def add_dora_metrics(snapshot: Snapshot, facts: DoraFacts, windows: Iterable[Win
                     app=app,
                     window=window.label,
                 )
-        lead = _by_group((lt.group, lt.seconds) for lt in by_deploy.within(window))
-        _add_quantiles(snapshot, LEAD_TIME_WINDOW, lead, window)
-        recovered = _by_group(
-            (o.group, o.recovery_seconds or 0.0) for o in by_recovery.within(window)
-        )
-        _add_quantiles(snapshot, RECOVERY_WINDOW, recovered, window)
+        lead = {
+            pair: joined(t.seconds for t in days)
+            for pair, days in merged(tallies.leads.within(window)).items()
+        }
+        add_quantiles(snapshot, LEAD_TIME_WINDOW, roll_up_lists(lead), window.label)
+        recovered = {
+            pair: joined(t.seconds for t in days)
+            for pair, days in merged(tallies.recoveries.within(window)).items()
+        }
+        add_quantiles(snapshot, RECOVERY_WINDOW, roll_up_lists(recovered), window.label)
 
 
-def _by_group(observations: Iterable[tuple[Group, float]]) -> dict[Group, list[float]]:
-    per_pair: dict[Group, list[float]] = defaultdict(list)
-    for pair, value in observations:
-        per_pair[pair].append(value)
-    return roll_up_lists(per_pair)
-
-
-def _add_quantiles(
-    snapshot: Snapshot, name: str, grouped: dict[Group, list[float]], window: Window
+def add_quantiles(
+    snapshot: Snapshot, name: str, grouped: dict[Group, list[float]], window: str, **extra: str
 ) -> None:
+    """The quantiles of each group's values, as ``name{team, app, window, quantile}``."""
     for (team, app), values in sorted(grouped.items()):
         for p, value in quantiles(values, QUANTILES).items():
             snapshot.add(
-                name, value, team=team, app=app, window=window.label, quantile=format_quantile(p)
+                name,
+                value,
+                team=team,
+                app=app,
+                window=window,
+                **extra,
+                quantile=format_quantile(p),
             )

@@ -51,7 +51,8 @@ def format_quantile(p: float) -> str:
 class Histogram:
     """Cumulative bucket counts as Prometheus exposes them: ``counts[i]`` values <= ``bounds[i]``.
 
-    The ``+Inf`` bucket is ``count``.
+    The ``+Inf`` bucket is ``count``. ``sum`` is exact-rounded (:func:`math.fsum`), so it does
+    not depend on the order the values came in.
     """
 
     bounds: tuple[float, ...]
@@ -62,20 +63,33 @@ class Histogram:
 
 def histogram(values: Iterable[float], bounds: Sequence[float]) -> Histogram:
     """Cumulative histogram of ``values`` over ascending upper ``bounds``."""
+    edges = bucket_edges(bounds)
+    kept = list(values)
+    return cumulative(bucket_counts(kept, edges), edges, math.fsum(kept))
+
+
+def bucket_edges(bounds: Sequence[float]) -> tuple[float, ...]:
+    """``bounds`` as floats, checked to be strictly ascending."""
     edges = tuple(float(b) for b in bounds)
     if any(a >= b for a, b in pairwise(edges)):
         raise ValueError("histogram bounds must be strictly ascending")
+    return edges
+
+
+def bucket_counts(values: Iterable[float], edges: Sequence[float]) -> list[int]:
+    """How many values fall in each bucket (not cumulative); the last one is ``+Inf``'s own."""
     per_bucket = [0] * (len(edges) + 1)
-    count = 0
-    total = 0.0
     for value in values:
         # bisect_left: a value equal to a bound belongs to that bound's bucket (le = "<=").
         per_bucket[bisect_left(edges, value)] += 1
-        count += 1
-        total += value
-    cumulative: list[int] = []
+    return per_bucket
+
+
+def cumulative(per_bucket: Sequence[int], edges: Sequence[float], total: float) -> Histogram:
+    """The histogram of :func:`bucket_counts` (or several added up) and the values' sum."""
+    counts: list[int] = []
     running = 0
     for n in per_bucket[:-1]:
         running += n
-        cumulative.append(running)
-    return Histogram(edges, tuple(cumulative), count, total)
+        counts.append(running)
+    return Histogram(tuple(edges), tuple(counts), running + per_bucket[-1], total)

@@ -1,0 +1,130 @@
+"""Facts bucketed by the UTC day of an instant, each day's tally kept while its facts stay put.
+
+Every window family adds up facts whose instant falls in ``(now - w, now]``, and every
+counter or histogram adds up all of them. :class:`DayTallies` cuts the facts into UTC days and
+tallies each day once: a window is then its whole days' tallies plus the tallies of the facts
+of the two days it cuts through, and the whole history is every day's tally. When the facts
+are computed again at a later ``now`` (the server does it after every sync), a day whose facts
+are the very same objects as last time keeps its tally, so an update tallies the few days that
+moved, not the history.
+
+A tally must not depend on the order of the facts within a day (so sums are taken with
+:func:`math.fsum`, lists are sorted): the server's facts come in another order than a fresh
+computation's, and both must give the same numbers to the last bit.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from itertools import chain
+from typing import Generic, TypeVar
+
+from streamgauge.metrics.dimensions import Group
+from streamgauge.metrics.windows import Window
+
+F = TypeVar("F")
+T = TypeVar("T")
+
+
+class DayTallies(Generic[F, T]):
+    """Facts by the UTC day of ``instant(fact)``, and ``tally(facts_of_a_day, context)`` per day.
+
+    ``context`` is what a tally depends on besides the facts (a configured limit, a set of
+    ids); a new one drops every kept tally.
+    """
+
+    def __init__(
+        self,
+        instant: Callable[[F], datetime | None],
+        tally: Callable[[Sequence[F], object], T],
+    ) -> None:
+        self._instant = instant
+        self._tally = tally
+        self._context: object = None
+        self._facts: dict[int, list[F]] = {}
+        self._tallies: dict[int, T] = {}
+        self._days: list[int] = []  # the keys of _facts, in order
+
+    def refresh(self, facts: Iterable[F], context: object = None) -> None:
+        """Take the facts of a new computation; keep the tallies of the days that did not move."""
+        instant = self._instant
+        buckets: dict[int, list[F]] = defaultdict(list)
+        for fact in facts:
+            moment = instant(fact)
+            if moment is not None:
+                buckets[moment.toordinal()].append(fact)
+        kept: dict[int, T] = {}
+        if context == self._context:
+            old = self._facts
+            for day, tally in self._tallies.items():
+                # lists compare item by item, identity first: unchanged facts cost a pointer test
+                if buckets.get(day) == old[day]:
+                    kept[day] = tally
+        self._context = context
+        self._facts = dict(buckets)
+        self._tallies = kept
+        self._days = sorted(buckets)
+
+    def _day(self, day: int) -> T:
+        found = self._tallies.get(day)
+        if found is None:
+            found = self._tally(self._facts[day], self._context)
+            self._tallies[day] = found
+        return found
+
+    def whole(self) -> list[T]:
+        """Every day's tally, in day order: the whole history."""
+        return [self._day(day) for day in self._days]
+
+    def within(self, window: Window) -> list[T]:
+        """Tallies that together cover exactly the facts in ``window``, in day order."""
+        first, last = window.start.toordinal(), window.end.toordinal()
+        days = self._days
+        out: list[T] = []
+        for day in days[bisect_left(days, first) : bisect_right(days, last)]:
+            if first < day < last:
+                out.append(self._day(day))
+                continue
+            # a day the window cuts through: its facts inside, unless that is all of them
+            facts = self._facts[day]
+            instant = self._instant
+            inside = [f for f in facts if window.contains(instant(f))]
+            if len(inside) == len(facts):
+                out.append(self._day(day))
+            elif inside:
+                out.append(self._tally(inside, self._context))
+        return out
+
+
+def by_pair(facts: Iterable[T], group: Callable[[T], Group]) -> dict[Group, list[T]]:
+    """Facts split by their folded (team, app) pair."""
+    out: dict[Group, list[T]] = {}
+    for fact in facts:
+        key = group(fact)
+        found = out.get(key)
+        if found is None:
+            out[key] = [fact]
+        else:
+            found.append(fact)
+    return out
+
+
+def merged(days: Iterable[dict[Group, T]]) -> dict[Group, list[T]]:
+    """Each pair's tallies of several days, in day order."""
+    out: dict[Group, list[T]] = {}
+    for day in days:
+        for pair, tally in day.items():
+            found = out.get(pair)
+            if found is None:
+                out[pair] = [tally]
+            else:
+                found.append(tally)
+    return out
+
+
+def joined(lists: Iterable[list[float]]) -> list[float]:
+    """The values of several lists in one (the concatenation runs in C)."""
+    return list(chain.from_iterable(lists))

@@ -1,0 +1,141 @@
+"""What each UTC day's facts add up to, per folded (team, app) pair: the stuff windows are made of.
+
+:class:`Tallies` holds one :class:`~.days.DayTallies` per kind of fact, each keyed by the
+instant that puts a fact in a window:
+
+* production deployments by when they ended (frequency, failure rate, deployment days,
+  rework, the deployments and failed-deployments counters);
+* lead times by when they were deployed (lead time and its parts, the lead-time histogram);
+* failed deployments by when they recovered (recovery time and its histogram);
+* done work items by when they were done (:mod:`.flow`) and their value streams
+  (:mod:`.stage_metrics`).
+
+A computation from scratch fills a new :class:`Tallies`; the server keeps one between
+computations, so only the days whose facts changed are tallied again. Tallies never depend on
+the order of the facts (sums are :func:`math.fsum`, value lists sorted), which keeps the two
+ways equal to the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+
+from streamgauge.metrics.days import DayTallies, by_pair
+from streamgauge.metrics.delivery import RECOVERY_BUCKETS, rework_reasons
+from streamgauge.metrics.deployments import DeploymentOutcome
+from streamgauge.metrics.dimensions import Group
+from streamgauge.metrics.dora import LEAD_TIME_BUCKETS
+from streamgauge.metrics.leadtime import DoraFacts, LeadTime
+from streamgauge.metrics.stats import bucket_counts
+from streamgauge.model import RunResult
+
+_group = attrgetter("group")
+
+
+@dataclass(slots=True)
+class OutcomeTally:
+    """Ended production deployments of one pair."""
+
+    counted: int = 0
+    successes: int = 0
+    failed: int = 0
+    unplanned: int = 0  # rework: see :func:`.delivery.rework_reasons`
+    results: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)  # failure reasons
+
+
+def tally_outcomes(
+    outcomes: Sequence[DeploymentOutcome], incident_fixes: object
+) -> dict[Group, OutcomeTally]:
+    fixes: frozenset[str] = incident_fixes if isinstance(incident_fixes, frozenset) else frozenset()
+    out: dict[Group, OutcomeTally] = {}
+    for pair, found in by_pair(outcomes, _group).items():
+        tally = out[pair] = OutcomeTally(counted=len(found))
+        for o in found:
+            deployment = o.deployment
+            result = deployment.result
+            tally.results[result.value] = tally.results.get(result.value, 0) + 1
+            if result is RunResult.SUCCESS:
+                tally.successes += 1
+            if o.failure_reasons:
+                tally.failed += 1
+                for reason in o.failure_reasons:
+                    tally.reasons[reason] = tally.reasons.get(reason, 0) + 1
+            if rework_reasons(deployment, fixes):
+                tally.unplanned += 1
+    return out
+
+
+@dataclass(slots=True)
+class LeadTally:
+    """Lead times of one pair: sorted seconds and parts, histogram buckets, exact sum."""
+
+    seconds: list[float]
+    parts: tuple[list[float], list[float], list[float], list[float]]
+    buckets: list[int]
+    total: float
+
+
+def tally_leads(leads: Sequence[LeadTime], _: object = None) -> dict[Group, LeadTally]:
+    out: dict[Group, LeadTally] = {}
+    for pair, found in by_pair(leads, _group).items():
+        seconds = sorted([lt.seconds for lt in found])
+        parts = tuple(sorted(values) for values in zip(*[lt.parts for lt in found], strict=True))
+        out[pair] = LeadTally(
+            seconds,
+            (parts[0], parts[1], parts[2], parts[3]),
+            bucket_counts(seconds, LEAD_TIME_BUCKETS),
+            math.fsum(seconds),
+        )
+    return out
+
+
+@dataclass(slots=True)
+class RecoveryTally:
+    """Recovery times of one pair's failed deployments."""
+
+    seconds: list[float]
+    buckets: list[int]
+    total: float
+
+
+def tally_recoveries(
+    outcomes: Sequence[DeploymentOutcome], _: object = None
+) -> dict[Group, RecoveryTally]:
+    out: dict[Group, RecoveryTally] = {}
+    for pair, found in by_pair(outcomes, _group).items():
+        seconds = sorted([o.recovery_seconds or 0.0 for o in found])
+        out[pair] = RecoveryTally(
+            seconds, bucket_counts(seconds, RECOVERY_BUCKETS), math.fsum(seconds)
+        )
+    return out
+
+
+def _recovered_at(outcome: DeploymentOutcome) -> datetime | None:
+    return outcome.recovered_at if outcome.ended_at is not None else None
+
+
+@dataclass(slots=True)
+class Tallies:
+    """Every kind of fact by day, kept between computations by whoever computes repeatedly."""
+
+    outcomes: DayTallies[DeploymentOutcome, dict[Group, OutcomeTally]] = field(
+        default_factory=lambda: DayTallies(attrgetter("ended_at"), tally_outcomes)
+    )
+    leads: DayTallies[LeadTime, dict[Group, LeadTally]] = field(
+        default_factory=lambda: DayTallies(attrgetter("deployed_at"), tally_leads)
+    )
+    recoveries: DayTallies[DeploymentOutcome, dict[Group, RecoveryTally]] = field(
+        default_factory=lambda: DayTallies(_recovered_at, tally_recoveries)
+    )
+
+    def refresh(self, dora: DoraFacts, incident_fixes: AbstractSet[str]) -> None:
+        """Take the facts of a new computation (see :meth:`.days.DayTallies.refresh`)."""
+        self.outcomes.refresh(dora.outcomes, frozenset(incident_fixes))
+        self.leads.refresh(dora.lead_times)
+        self.recoveries.refresh(dora.outcomes)
