@@ -137,7 +137,13 @@ def snapshot_of(facts: Facts, settings: Settings, tallies: Tallies | None = None
     snapshot = Snapshot(computed_at=facts.now)
     if tallies is None:
         tallies = Tallies()
-    tallies.refresh(facts.dora, facts.incident_fixes)
+    tallies.refresh(
+        facts.dora,
+        facts.incident_fixes,
+        facts.flows,
+        facts.streams,
+        stage_labels=rules.stage_labels,
+    )
     add_dora_metrics(snapshot, facts.dora, tallies, windows)
     add_delivery_metrics(snapshot, facts.dora, tallies, windows)
     add_level_metrics(snapshot, load_table(rules.levels_table))
@@ -145,12 +151,13 @@ def snapshot_of(facts: Facts, settings: Settings, tallies: Tallies | None = None
     add_flow_item_metrics(
         snapshot,
         facts.flows,
+        tallies.done,
         windows,
         now=facts.now,
         sle_age=rules.sle_age,
         sle_percentile=rules.sle_percentile,
     )
-    add_stage_metrics(snapshot, facts.streams, windows, limit=rules.stage_labels)
+    add_stage_metrics(snapshot, facts.streams, tallies.streams, windows)
     pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
     add_quality_metrics(snapshot, facts.problems, pairs)
     return snapshot

@@ -22,11 +22,11 @@ from datetime import datetime
 from itertools import chain
 from typing import Generic, TypeVar
 
-from streamgauge.metrics.dimensions import Group
 from streamgauge.metrics.windows import Window
 
 F = TypeVar("F")
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class DayTallies(Generic[F, T]):
@@ -99,22 +99,22 @@ class DayTallies(Generic[F, T]):
         return out
 
 
-def by_pair(facts: Iterable[T], group: Callable[[T], Group]) -> dict[Group, list[T]]:
-    """Facts split by their folded (team, app) pair."""
-    out: dict[Group, list[T]] = {}
+def by_pair(facts: Iterable[F], key: Callable[[F], K]) -> dict[K, list[F]]:
+    """Facts split by their folded (team, app) pair, or another ``key``."""
+    out: dict[K, list[F]] = {}
     for fact in facts:
-        key = group(fact)
-        found = out.get(key)
+        k = key(fact)
+        found = out.get(k)
         if found is None:
-            out[key] = [fact]
+            out[k] = [fact]
         else:
             found.append(fact)
     return out
 
 
-def merged(days: Iterable[dict[Group, T]]) -> dict[Group, list[T]]:
-    """Each pair's tallies of several days, in day order."""
-    out: dict[Group, list[T]] = {}
+def merged(days: Iterable[dict[K, T]]) -> dict[K, list[T]]:
+    """Each pair's (or other key's) tallies of several days, in day order."""
+    out: dict[K, list[T]] = {}
     for day in days:
         for pair, tally in day.items():
             found = out.get(pair)

@@ -13,17 +13,27 @@ zeros included, so a series does not vanish when its last item moves on.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
+from streamgauge.metrics.days import DayTallies, by_pair, joined, merged
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import format_quantile, histogram, quantiles
-from streamgauge.metrics.windows import TimeIndex, Window, earliest_start
+from streamgauge.metrics.stats import (
+    bucket_counts,
+    bucket_edges,
+    cumulative,
+    format_quantile,
+    quantiles,
+)
+from streamgauge.metrics.windows import Window
 from streamgauge.model import FlowState, FlowType, StatusChange, WorkItem
 
 FLOW_LOAD = "streamgauge_flow_load"
@@ -116,6 +126,7 @@ OVER_SLE = "streamgauge_work_items_over_sle"
 SLE_SECONDS = "streamgauge_work_item_age_sle_seconds"
 SLE_RATIO = "streamgauge_work_item_age_sle_ratio"
 ALL_TYPES = "all"
+FLOW_TIME_BUCKETS = bucket_edges(BY_NAME[FLOW_TIME_HISTOGRAM].buckets)
 TYPES: tuple[str, ...] = (*(t.value for t in FlowType), ALL_TYPES)
 
 
@@ -124,16 +135,59 @@ def _cuts(group: Group, flow_type: FlowType) -> list[tuple[Group, str]]:
     return [(g, t) for g in groups_of(group) for t in (flow_type.value, ALL_TYPES)]
 
 
+Cut = tuple[Group, str]  # (group, type)
+
+
+@dataclass(slots=True)
+class DoneTally:
+    """Done items of one (pair, type): sorted flow times, histogram buckets, exact sums."""
+
+    times: list[float]
+    buckets: list[int]
+    total: float
+    active: float  # items whose active and waiting time are known
+    spent: float
+
+
+def tally_done(flows: Sequence[ItemFlow], _: object = None) -> dict[Cut, DoneTally]:
+    """What one day's done items add up to, per (pair, type)."""
+    out: dict[Cut, DoneTally] = {}
+    for cut, found in by_pair(flows, _pair_type).items():
+        times = sorted([f.flow_seconds or 0.0 for f in found])
+        measured = [f for f in found if f.active_seconds is not None]
+        out[cut] = DoneTally(
+            times,
+            bucket_counts(times, FLOW_TIME_BUCKETS),
+            math.fsum(times),
+            math.fsum([f.active_seconds or 0.0 for f in measured]),
+            math.fsum([(f.active_seconds or 0.0) + (f.waiting_seconds or 0.0) for f in measured]),
+        )
+    return out
+
+
+def _pair_type(flow: ItemFlow) -> Cut:
+    return flow.group, flow.item.type.value
+
+
+def done_days() -> DayTallies[ItemFlow, dict[Cut, DoneTally]]:
+    """Done items by the day they were done (see :mod:`.tallies`)."""
+    return DayTallies(attrgetter("done_at"), tally_done)
+
+
 def add_flow_item_metrics(
     snapshot: Snapshot,
     flows: Sequence[ItemFlow],
+    done: DayTallies[ItemFlow, dict[Cut, DoneTally]],
     windows: Sequence[Window],
     *,
     now: datetime,
     sle_age: timedelta,
     sle_percentile: float,
 ) -> None:
-    """Velocity, flow time, efficiency, distribution, age and the service-level expectation."""
+    """Velocity, flow time, efficiency, distribution, age and the service-level expectation.
+
+    ``done`` holds the done items of ``flows`` by day (refreshed with them).
+    """
     if not flows:
         return
     groups = sorted(all_groups({f.group for f in flows}))
@@ -142,19 +196,18 @@ def add_flow_item_metrics(
         # one rule for everyone today; per group, so a dashboard joins it to any group's series
         snapshot.add(SLE_SECONDS, sle, team=team, app=app)
         snapshot.add(SLE_RATIO, sle_percentile, team=team, app=app)
-    done = [f for f in flows if f.done_at is not None]
     # Whole history: done counter and flow-time histogram at the (team, app, type) grain.
-    done_count: dict[tuple[Group, str], int] = defaultdict(int)
-    times: dict[tuple[Group, str], list[float]] = defaultdict(list)
-    for f in done:
-        done_count[f.group, f.item.type.value] += 1
-        times[f.group, f.item.type.value].append(f.flow_seconds or 0.0)
-    buckets = BY_NAME[FLOW_TIME_HISTOGRAM].buckets
+    history = merged(done.whole())
     for team, app in sorted({f.group for f in flows}):
         for flow_type in FlowType:
-            key = ((team, app), flow_type.value)
-            snapshot.add(DONE_COUNTER, done_count[key], team=team, app=app, type=flow_type.value)
-            h = histogram(times[key], buckets)
+            found = history.get(((team, app), flow_type.value), [])
+            h = cumulative(
+                [sum(n) for n in zip(*[t.buckets for t in found], strict=True)]
+                or [0] * (len(FLOW_TIME_BUCKETS) + 1),
+                FLOW_TIME_BUCKETS,
+                math.fsum([t.total for t in found]),
+            )
+            snapshot.add(DONE_COUNTER, h.count, team=team, app=app, type=flow_type.value)
             snapshot.histograms.append(
                 HistogramSample(
                     FLOW_TIME_HISTOGRAM,
@@ -165,69 +218,41 @@ def add_flow_item_metrics(
                     h.sum,
                 )
             )
-    after = earliest_start(windows)
-    by_done = TimeIndex(
-        (
-            f.done_at,
-            (
-                (f.group, f.item.type.value),
-                f.flow_seconds or 0.0,
-                f.active_seconds,
-                None if f.active_seconds is None else f.active_seconds + (f.waiting_seconds or 0),
-            ),
-        )
-        for f in done
-        if f.done_at is not None and (after is None or f.done_at > after)
-    )
     for window in windows:
-        _add_window(snapshot, by_done.within(window), window, groups, sle)
+        _add_window(snapshot, merged(done.within(window)), window, groups, sle)
     _add_now(snapshot, flows, groups, now, sle)
-
-
-Cut = tuple[Group, str]  # (group, type)
 
 
 def _add_window(
     snapshot: Snapshot,
-    done: list[tuple[Cut, float, float | None, float | None]],
+    done: dict[Cut, list[DoneTally]],
     window: Window,
     groups: list[Group],
     sle: float,
 ) -> None:
-    # Tallied per (pair, type) first, then added up into every group and type=all.
-    pair_times: dict[Cut, list[float]] = defaultdict(list)
-    pair_active: dict[Cut, float] = defaultdict(float)
-    pair_spent: dict[Cut, float] = defaultdict(float)
-    for cut, seconds, active_seconds, spent_seconds in done:
-        pair_times[cut].append(seconds)
-        if active_seconds is not None and spent_seconds is not None:
-            pair_active[cut] += active_seconds
-            pair_spent[cut] += spent_seconds
-    times: dict[Cut, list[float]] = defaultdict(list)
-    active: dict[Cut, float] = defaultdict(float)
-    spent: dict[Cut, float] = defaultdict(float)
-    for (pair, flow_type), values in pair_times.items():
+    # Each (pair, type)'s days gathered into every group and type=all they count in.
+    tallies: dict[Cut, list[DoneTally]] = defaultdict(list)
+    for (pair, flow_type), found in done.items():
         for group in groups_of(pair):
             for t in (flow_type, ALL_TYPES):
-                times[group, t].extend(values)
-                active[group, t] += pair_active[pair, flow_type]
-                spent[group, t] += pair_spent[pair, flow_type]
+                tallies[group, t].extend(found)
     weeks = window.days / 7.0
     for team, app in groups:
-        total = len(times[(team, app), ALL_TYPES])
+        total = sum(len(t.times) for t in tallies[(team, app), ALL_TYPES])
         for flow_type in TYPES:
-            cut = ((team, app), flow_type)
-            count = len(times[cut])
+            found = tallies[(team, app), flow_type]
+            times = sorted(joined(t.times for t in found))
+            count = len(times)
+            spent = math.fsum([t.spent for t in found])
             common = {"team": team, "app": app, "window": window.label, "type": flow_type}
             snapshot.add(VELOCITY, count / weeks, **common)
             if total and flow_type != ALL_TYPES:
                 snapshot.add(DISTRIBUTION, count / total, **common)
-            if spent[cut] > 0:
-                snapshot.add(EFFICIENCY, active[cut] / spent[cut], **common)
+            if spent > 0:
+                snapshot.add(EFFICIENCY, math.fsum([t.active for t in found]) / spent, **common)
             if count:
-                within = sum(1 for s in times[cut] if s <= sle)
-                snapshot.add(WITHIN_SLE, within / count, **common)
-            for p, value in quantiles(times[cut], QUANTILES).items():
+                snapshot.add(WITHIN_SLE, bisect_right(times, sle) / count, **common)
+            for p, value in quantiles(times, QUANTILES).items():
                 snapshot.add(FLOW_TIME_WINDOW, value, **common, quantile=format_quantile(p))
 
 

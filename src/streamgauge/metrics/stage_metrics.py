@@ -5,13 +5,14 @@ The streams come from :mod:`.stages`, which states what each stage, its time and
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamgauge.metrics.catalog import QUANTILES
+from streamgauge.metrics.days import DayTallies, by_pair, merged
 from streamgauge.metrics.dimensions import Group, all_groups, groups_of
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stages import DELIVERY, PROCESS, UNMAPPED, WAIT, ItemStream
@@ -25,7 +26,7 @@ STREAM_LEAD = "streamgauge_value_stream_lead_time_window_seconds"
 STREAM_EFFICIENCY = "streamgauge_value_stream_efficiency_window_ratio"
 
 
-def stage_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
+def kept_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
     """The stage label values kept: delivery stages and ``unmapped``, then tracker stages."""
     # most streams pass the same stages: their distinct name sets are few
     names: set[str] = set().union(*{st.names for st in streams})
@@ -34,90 +35,99 @@ def stage_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
 
 
 @dataclass(slots=True)
-class _Tally:
-    """What the streams of one (team, app) pair add up to in one window."""
+class StreamTally:
+    """What the streams of one (team, app) pair add up to: one day's, or a window's."""
 
     n: int = 0
-    spent: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    # exact sums (math.fsum) of each day's, so the order the streams came in does not matter
+    spent: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
     entered: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     good: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    leads: list[float] = field(default_factory=list)
-    process: float = 0.0
+    leads: list[float] = field(default_factory=list)  # sorted within a day
+    process: list[float] = field(default_factory=list)
+
+    def add(self, other: StreamTally) -> None:
+        self.n += other.n
+        self.leads.extend(other.leads)
+        self.process.extend(other.process)
+        for key, seconds in other.spent.items():
+            self.spent[key].extend(seconds)
+        for stage, count in other.entered.items():
+            self.entered[stage] += count
+            self.good[stage] += other.good[stage]
 
 
-def add_stage_metrics(
-    snapshot: Snapshot, streams: Sequence[ItemStream], windows: Sequence[Window], *, limit: int
-) -> None:
-    if not streams:
-        return
-    kept = stage_names(streams, limit)
-    # Stage names are folded once per stream, and streams are tallied per pair only, then the
-    # pairs are added up into their team and the organisation: a stream is touched once.
-    labelled: list[tuple[datetime, ItemStream, dict[tuple[str, str], float], dict[str, bool]]]
-    labelled = []
-    # Only the streams inside the longest window are folded and sorted: most are older.
-    after = min((w.start for w in windows), default=None)
-    for s in streams:
-        if s.flow.done_at is not None and (after is None or s.flow.done_at > after):
-            labelled.append((s.flow.done_at, s, *s.fold(kept)))
-    labelled.sort(key=lambda entry: entry[0])
-    done = [entry[0] for entry in labelled]
-    groups = all_groups({s.flow.group for s in streams})
-    # The windows all end at now, so they nest: walking from the shortest to the longest, each
-    # one's tallies are the previous one's plus its older streams, and a stream is tallied once.
-    tallies: dict[Group, _Tally] = defaultdict(_Tally)
-    end = bisect_right(done, windows[0].end) if windows else 0
-    begin = end
-    emitted: dict[Window, dict[Group, _Tally]] = {}
-    for window in sorted(windows, key=lambda w: w.start, reverse=True):
-        older = bisect_right(done, window.start)
-        for _, s, times, accurate in labelled[older:begin]:
-            tally = tallies[s.flow.group]
-            tally.n += 1
-            tally.leads.append(s.lead_seconds)
-            tally.process += s.process_seconds
+def tally_streams(streams: Sequence[ItemStream], kept: object) -> dict[Group, StreamTally]:
+    """One day's streams per pair, stage names outside ``kept`` folded to ``other``."""
+    names = kept if isinstance(kept, frozenset) else frozenset()
+    out: dict[Group, StreamTally] = {}
+    for pair, found in by_pair(streams, _pair).items():
+        spent: dict[tuple[str, str], list[float]] = defaultdict(list)
+        tally = out[pair] = StreamTally(n=len(found))
+        for s in found:
+            times, accurate = s.fold(names)
             for key, seconds in times.items():
-                tally.spent[key] += seconds
+                spent[key].append(seconds)
             for stage, ok in accurate.items():
                 tally.entered[stage] += 1
                 tally.good[stage] += ok
-        begin = older
-        rolled: dict[Group, _Tally] = defaultdict(_Tally)
-        emitted[window] = rolled
-        for pair, tally in tallies.items():
-            for group in groups_of(pair):
-                into = rolled[group]
-                into.n += tally.n
-                into.leads.extend(tally.leads)
-                into.process += tally.process
-                for key, seconds in tally.spent.items():
-                    into.spent[key] += seconds
-                for stage, count in tally.entered.items():
-                    into.entered[stage] += count
-                    into.good[stage] += tally.good[stage]
+        for key, values in spent.items():
+            tally.spent[key].append(math.fsum(values))
+        tally.leads = sorted([s.lead_seconds for s in found])
+        tally.process.append(math.fsum([s.process_seconds for s in found]))
+    return out
+
+
+def _pair(stream: ItemStream) -> Group:
+    return stream.flow.group
+
+
+def stream_days() -> DayTallies[ItemStream, dict[Group, StreamTally]]:
+    """Done items' streams by the day the item was done (see :mod:`.tallies`)."""
+    return DayTallies(_done_at, tally_streams)
+
+
+def _done_at(stream: ItemStream) -> datetime | None:
+    return stream.flow.done_at
+
+
+def add_stage_metrics(
+    snapshot: Snapshot,
+    streams: Sequence[ItemStream],
+    days: DayTallies[ItemStream, dict[Group, StreamTally]],
+    windows: Sequence[Window],
+) -> None:
+    """The value-stream families; ``days`` holds ``streams`` refreshed with :func:`kept_names`."""
+    if not streams:
+        return
+    groups = all_groups({s.flow.group for s in streams})
     for window in windows:
-        rolled = emitted[window]
+        rolled: dict[Group, StreamTally] = defaultdict(StreamTally)
+        for pair, found in merged(days.within(window)).items():
+            for tally in found:
+                for group in groups_of(pair):
+                    rolled[group].add(tally)
         for team, app in sorted(groups):
-            found = rolled.get((team, app))
-            if found is not None and found.n:
-                _emit(snapshot, found, {"team": team, "app": app, "window": window.label})
+            total = rolled.get((team, app))
+            if total is not None and total.n:
+                _emit(snapshot, total, {"team": team, "app": app, "window": window.label})
 
 
-def _emit(snapshot: Snapshot, tally: _Tally, common: dict[str, str]) -> None:
+def _emit(snapshot: Snapshot, tally: StreamTally, common: dict[str, str]) -> None:
     stages = sorted({stage for stage, _ in tally.spent} | set(tally.entered))
     rolled = 1.0
     for stage in stages:
         if (stage, PROCESS) in tally.spent or (stage, WAIT) in tally.spent:
             for part in (PROCESS, WAIT):
-                mean = tally.spent.get((stage, part), 0.0) / tally.n
+                mean = math.fsum(tally.spent.get((stage, part), ())) / tally.n
                 snapshot.add(STAGE_TIME, mean, **common, stage=stage, part=part)
         if tally.entered.get(stage):
             ratio = tally.good[stage] / tally.entered[stage]
             rolled *= ratio
             snapshot.add(STAGE_CA, ratio, **common, stage=stage)
     snapshot.add(ROLLED_CA, rolled, **common)
-    total = sum(tally.leads)
+    total = math.fsum(tally.leads)
     if total > 0:
-        snapshot.add(STREAM_EFFICIENCY, tally.process / total, **common)
+        snapshot.add(STREAM_EFFICIENCY, math.fsum(tally.process) / total, **common)
     for p, value in quantiles(tally.leads, QUANTILES).items():
         snapshot.add(STREAM_LEAD, value, **common, quantile=format_quantile(p))

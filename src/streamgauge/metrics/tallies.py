@@ -30,7 +30,11 @@ from streamgauge.metrics.delivery import RECOVERY_BUCKETS, rework_reasons
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group
 from streamgauge.metrics.dora import LEAD_TIME_BUCKETS
+from streamgauge.metrics.flow import Cut, DoneTally, done_days
+from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.leadtime import DoraFacts, LeadTime
+from streamgauge.metrics.stage_metrics import StreamTally, kept_names, stream_days
+from streamgauge.metrics.stages import ItemStream
 from streamgauge.metrics.stats import bucket_counts
 from streamgauge.model import RunResult
 
@@ -134,8 +138,21 @@ class Tallies:
         default_factory=lambda: DayTallies(_recovered_at, tally_recoveries)
     )
 
-    def refresh(self, dora: DoraFacts, incident_fixes: AbstractSet[str]) -> None:
+    done: DayTallies[ItemFlow, dict[Cut, DoneTally]] = field(default_factory=done_days)
+    streams: DayTallies[ItemStream, dict[Group, StreamTally]] = field(default_factory=stream_days)
+
+    def refresh(
+        self,
+        dora: DoraFacts,
+        incident_fixes: AbstractSet[str],
+        flows: Sequence[ItemFlow],
+        streams: Sequence[ItemStream],
+        *,
+        stage_labels: int,
+    ) -> None:
         """Take the facts of a new computation (see :meth:`.days.DayTallies.refresh`)."""
         self.outcomes.refresh(dora.outcomes, frozenset(incident_fixes))
         self.leads.refresh(dora.lead_times)
         self.recoveries.refresh(dora.outcomes)
+        self.done.refresh(flows)
+        self.streams.refresh(streams, kept_names(streams, stage_labels))
