@@ -9,7 +9,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from operator import attrgetter
 
 from streamgauge.metrics.catalog import QUANTILES
 from streamgauge.metrics.days import DayTallies, by_pair, merged
@@ -84,11 +84,7 @@ def _pair(stream: ItemStream) -> Group:
 
 def stream_days() -> DayTallies[ItemStream, dict[Group, StreamTally]]:
     """Done items' streams by the day the item was done (see :mod:`.tallies`)."""
-    return DayTallies(_done_at, tally_streams)
-
-
-def _done_at(stream: ItemStream) -> datetime | None:
-    return stream.flow.done_at
+    return DayTallies(attrgetter("flow.done_at"), tally_streams)
 
 
 def add_stage_metrics(

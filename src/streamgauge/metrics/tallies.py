@@ -22,7 +22,6 @@ import math
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import datetime
 from operator import attrgetter
 
 from streamgauge.metrics.days import DayTallies, by_pair
@@ -120,10 +119,6 @@ def tally_recoveries(
     return out
 
 
-def _recovered_at(outcome: DeploymentOutcome) -> datetime | None:
-    return outcome.recovered_at if outcome.ended_at is not None else None
-
-
 @dataclass(slots=True)
 class Tallies:
     """Every kind of fact by day, kept between computations by whoever computes repeatedly."""
@@ -135,7 +130,7 @@ class Tallies:
         default_factory=lambda: DayTallies(attrgetter("deployed_at"), tally_leads)
     )
     recoveries: DayTallies[DeploymentOutcome, dict[Group, RecoveryTally]] = field(
-        default_factory=lambda: DayTallies(_recovered_at, tally_recoveries)
+        default_factory=lambda: DayTallies(attrgetter("recovered_at"), tally_recoveries)
     )
 
     done: DayTallies[ItemFlow, dict[Cut, DoneTally]] = field(default_factory=done_days)
