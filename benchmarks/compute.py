@@ -4,10 +4,13 @@ A child process generates the organisation with the demo connector and writes it
 an SQLite store, holding back the newest few thousand. This process then measures, as the
 server does it:
 
-* a full computation: read every record from the store, then compute the snapshot (median of
-  ``--runs``, each from nothing);
+* a full computation: :func:`~streamgauge.metrics.compute_all` over every record, read from
+  the store beforehand (median of ``--runs``, each from nothing). Reading the store is timed
+  on its own and printed before the last line (``load_s``), with the two together
+  (``restart_s``: what a server spends on its first snapshot after a start);
 * an incremental one: 1,000 of the held-back records are written to the store, read back as
-  changed, and the snapshot recomputed at the newer moment (median of ``--runs``);
+  changed, and the calculator that the server keeps brings its snapshot to the newer moment
+  (median of ``--runs``, read included);
 * the process's peak resident memory.
 
 Last line: ``records=<n> full_compute_s=<median> incremental_compute_s=<median>
@@ -34,6 +37,7 @@ from streamgauge.config import Settings
 from streamgauge.connectors.base import SyncContext
 from streamgauge.connectors.demo import DemoConfig, DemoConnector
 from streamgauge.connectors.demo.config import team_names
+from streamgauge.metrics import compute_all
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.model import Dataset, Record, from_json, to_json
 from streamgauge.store import Store
@@ -96,14 +100,13 @@ def generate(
     (folder / "meta.json").write_text(json.dumps(meta))
 
 
-def full_compute(store: Store, settings: Settings, now: datetime) -> tuple[float, Calculator]:
+def full_compute(store: Store, settings: Settings, now: datetime) -> tuple[float, float, int]:
+    """Seconds to read the store, seconds of ``compute_all`` over it, and how many records."""
     began = time.perf_counter()
     dataset: Dataset = store.load_dataset()
-    calculator = Calculator(settings)
-    calculator.load(dataset)
-    del dataset
-    calculator.snapshot(now)
-    return time.perf_counter() - began, calculator
+    loaded = time.perf_counter()
+    compute_all(dataset, now=now, settings=settings)
+    return loaded - began, time.perf_counter() - loaded, len(dataset)
 
 
 def measure(folder: Path, runs: int) -> None:
@@ -116,14 +119,18 @@ def measure(folder: Path, runs: int) -> None:
     with Store.open(f"sqlite:///{folder / 'work.db'}") as store:
         seq = store.max_seq()
         full: list[float] = []
-        calculator: Calculator | None = None
+        loads: list[float] = []
         for _ in range(runs):
-            calculator = None
             gc.collect()
-            seconds, calculator = full_compute(store, settings, now)
+            load, seconds, n = full_compute(store, settings, now)
             full.append(seconds)
-            print(f"full: {seconds:.2f}s ({len(calculator)} records)", flush=True)
-        assert calculator is not None
+            loads.append(load)
+            print(f"full: read {load:.2f}s, compute_all {seconds:.2f}s ({n} records)", flush=True)
+        gc.collect()
+        # the server's calculator, started as a server starts, then updated after each sync
+        calculator = Calculator(settings)
+        calculator.load(store.load_dataset())
+        calculator.snapshot(now)
         incremental: list[float] = []
         for run in range(runs):
             batch = new[run * BATCH : (run + 1) * BATCH]
@@ -138,6 +145,8 @@ def measure(folder: Path, runs: int) -> None:
             print(f"incremental: {seconds:.3f}s ({len(changed)} records)", flush=True)
         records = len(calculator)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    load, compute = statistics.median(loads), statistics.median(full)
+    print(f"load_s={load:.2f} restart_s={load + compute:.2f}")
     print(
         f"records={records} full_compute_s={statistics.median(full):.2f} "
         f"incremental_compute_s={statistics.median(incremental):.3f} peak_rss_mb={peak:.0f}"
