@@ -9,17 +9,18 @@ are the very same objects as last time keeps its tally, so an update tallies the
 moved, not the history.
 
 A tally must not depend on the order of the facts within a day (so sums are taken with
-:func:`math.fsum`, lists are sorted): the server's facts come in another order than a fresh
-computation's, and both must give the same numbers to the last bit.
+:func:`math.fsum`, lists are sorted): a day's facts come in the order they arrived, which
+differs between the server and a fresh computation, and both must give the same numbers to the
+last bit.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from itertools import chain
+from itertools import chain, compress, count
+from operator import is_not
 from typing import Generic, TypeVar
 
 from streamgauge.metrics.windows import Window
@@ -44,34 +45,54 @@ class DayTallies(Generic[F, T]):
         self._instant = instant
         self._tally = tally
         self._context: object = None
-        self._facts: dict[int, list[F]] = {}
+        self._known: list[F] = []  # the facts of the last refresh
+        self._facts: dict[int, dict[int, F]] = {}  # day -> its facts by id()
         self._tallies: dict[int, T] = {}
         self._days: list[int] = []  # the keys of _facts, in order
 
-    def refresh(self, facts: Iterable[F], context: object = None) -> None:
-        """Take the facts of a new computation; keep the tallies of the days that did not move."""
+    def refresh(self, facts: Sequence[F], context: object = None) -> None:
+        """Take the facts of a new computation; keep the tallies of the days that did not move.
+
+        The facts are told apart by identity: those that are not the very objects of the last
+        refresh are new, and only their days (and the days of the facts gone) are tallied
+        again. Holding the last facts keeps their ids from being reused meanwhile.
+        """
+        # Facts come in record order: usually a long run of the very same objects, then the
+        # ones that moved. Only from the first difference on are facts told apart by id().
+        before = self._known
+        same = next(compress(count(), map(is_not, before, facts)), min(len(before), len(facts)))
+        old = dict(zip(map(id, before[same:]), before[same:], strict=True))
+        current = dict(zip(map(id, facts[same:]), facts[same:], strict=True))
+        if context != self._context:
+            self._context = context
+            self._tallies = {}
         instant = self._instant
-        buckets: dict[int, list[F]] = defaultdict(list)
-        for fact in facts:
-            moment = instant(fact)
+        days = self._facts
+        for key in old.keys() - current.keys():
+            moment = instant(old[key])
             if moment is not None:
-                buckets[moment.toordinal()].append(fact)
-        kept: dict[int, T] = {}
-        if context == self._context:
-            old = self._facts
-            for day, tally in self._tallies.items():
-                # lists compare item by item, identity first: unchanged facts cost a pointer test
-                if buckets.get(day) == old[day]:
-                    kept[day] = tally
-        self._context = context
-        self._facts = dict(buckets)
-        self._tallies = kept
-        self._days = sorted(buckets)
+                day = moment.toordinal()
+                del days[day][key]
+                self._tallies.pop(day, None)
+        for key in current.keys() - old.keys():
+            moment = instant(current[key])
+            if moment is not None:
+                day = moment.toordinal()
+                found = days.get(day)
+                if found is None:
+                    days[day] = {key: current[key]}
+                else:
+                    found[key] = current[key]
+                self._tallies.pop(day, None)
+        for day in [day for day, found in days.items() if not found]:
+            del days[day]
+        self._known = list(facts)
+        self._days = sorted(days)
 
     def _day(self, day: int) -> T:
         found = self._tallies.get(day)
         if found is None:
-            found = self._tally(self._facts[day], self._context)
+            found = self._tally(list(self._facts[day].values()), self._context)
             self._tallies[day] = found
         return found
 
@@ -91,7 +112,7 @@ class DayTallies(Generic[F, T]):
             # a day the window cuts through: its facts inside, unless that is all of them
             facts = self._facts[day]
             instant = self._instant
-            inside = [f for f in facts if window.contains(instant(f))]
+            inside = [f for f in facts.values() if window.contains(instant(f))]
             if len(inside) == len(facts):
                 out.append(self._day(day))
             elif inside:
