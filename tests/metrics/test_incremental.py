@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from tests.builders import at, change, deployment, incident, work_item
+from tests.builders import at, change, deployment, incident, status_change, work_item
 from tests.metrics.helpers import DAY
 
 from streamgauge.config import Settings
@@ -13,7 +14,7 @@ from streamgauge.connectors.demo import DemoConfig, DemoConnector
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import Dataset, Record, RunResult
+from streamgauge.model import Dataset, FlowState, Record, RunResult
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = Settings(
@@ -133,3 +134,23 @@ def test_links_taken_in_place_match_links_built_anew() -> None:
         same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=settings))
         assert calculator.links is not links
         links = calculator.links
+
+
+def test_a_status_change_moved_twice_in_one_update_ends_in_one_history() -> None:
+    # The change is made on item A, then (one sync) moved to B and at once on to C: only C has
+    # it. C went active on day 2 and is still active on day 4: age 2 days.
+    now = at(days=4)
+    items = [work_item(created_at=at(days=1), native_id=n) for n in (1, 2, 3)]
+    moved = status_change(item=items[0], at=at(days=2), to_state=FlowState.ACTIVE, native_id=9)
+    known: dict[str, Record] = {r.id: r for r in (*items, moved)}
+    calculator = Calculator(SETTINGS)
+    calculator.load(everything(known))
+    calculator.snapshot(now)
+    update = [replace(moved, item_id=items[1].id), replace(moved, item_id=items[2].id)]
+    known.update((r.id, r) for r in update)
+    calculator.upsert(update)
+    assert [h for h in calculator.histories.values() if h] == [(update[1],)]
+    flows = {f.item.id: f for f in calculator.facts(now).flows}
+    assert flows[items[2].id].age_seconds(now) == 2 * DAY
+    assert flows[items[0].id].state is FlowState.NEW
+    same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=SETTINGS))

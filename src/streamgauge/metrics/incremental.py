@@ -57,8 +57,8 @@ class Calculator:
     def upsert(self, records: Iterable[Record]) -> int:
         """Add or replace records by id; returns how many were given."""
         n = 0
-        moved: dict[str, list[StatusChange]] = defaultdict(list)
-        gone: dict[str, set[str]] = defaultdict(set)
+        statuses = self.records["status_changes"]
+        touched: dict[str, set[str]] = defaultdict(set)  # item id -> ids of its changes that moved
         for record in records:
             by_id = self.records[DATASET_LISTS[record.kind]]
             old = by_id.get(record.id)
@@ -66,18 +66,18 @@ class Calculator:
             if self.links is not None:
                 self._changed.append((old, record))
             if isinstance(record, StatusChange):
-                moved[record.item_id].append(record)
-                if isinstance(old, StatusChange) and old.item_id != record.item_id:
-                    gone[old.item_id].add(old.id)
+                touched[record.item_id].add(record.id)
+                if isinstance(old, StatusChange):
+                    touched[old.item_id].add(old.id)
             n += 1
-        for item_id, ids in gone.items():
-            self.histories[item_id] = tuple(
-                c for c in self.histories.get(item_id, ()) if c.id not in ids
-            )
-        for item_id, changes in moved.items():
-            merged = {c.id: c for c in self.histories.get(item_id, ())}
-            merged.update((c.id, c) for c in changes)
-            self.histories[item_id] = tuple(sorted(merged.values(), key=lambda c: (c.at, c.id)))
+        for item_id, ids in touched.items():
+            # the item's changes untouched, and the latest version of each touched one still its
+            merged = [c for c in self.histories.get(item_id, ()) if c.id not in ids]
+            for change_id in ids:
+                found = statuses[change_id]
+                if isinstance(found, StatusChange) and found.item_id == item_id:
+                    merged.append(found)
+            self.histories[item_id] = tuple(sorted(merged, key=lambda c: (c.at, c.id)))
         if n:
             self._view = None
         return n
