@@ -133,19 +133,38 @@ def by_pair(facts: Iterable[F], key: Callable[[F], K]) -> dict[K, list[F]]:
     return out
 
 
-def merged(days: Iterable[dict[K, T]]) -> dict[K, list[T]]:
-    """Each pair's (or other key's) tallies of several days, in day order."""
+def rolled(
+    per_key: dict[K, T], into: Callable[[K], Iterable[K]], add: Callable[[Sequence[T]], T]
+) -> dict[K, T]:
+    """Tallies added up (``add``) into every key each one counts in (see ``groups_of``).
+
+    A day's tallies are rolled up once, when the day is tallied, so that a window adds up a
+    tally per day and group, not one per day and pair.
+    """
+    return {key: add(found) for key, found in merged([per_key], into).items()}
+
+
+def merged(
+    days: Iterable[dict[K, T]], into: Callable[[K], Iterable[K]] | None = None
+) -> dict[K, list[T]]:
+    """Each key's tallies of several days, in day order (each also under ``into(key)``)."""
     out: dict[K, list[T]] = {}
     for day in days:
-        for pair, tally in day.items():
-            found = out.get(pair)
-            if found is None:
-                out[pair] = [tally]
-            else:
-                found.append(tally)
+        for key, tally in day.items():
+            for target in (key,) if into is None else into(key):
+                found = out.get(target)
+                if found is None:
+                    out[target] = [tally]
+                else:
+                    found.append(tally)
     return out
 
 
 def joined(lists: Iterable[list[float]]) -> list[float]:
     """The values of several lists in one (the concatenation runs in C)."""
     return list(chain.from_iterable(lists))
+
+
+def added_buckets(buckets: Sequence[Sequence[int]]) -> list[int]:
+    """Per-bucket counts of several histograms added up (all over the same bounds)."""
+    return [sum(column) for column in zip(*buckets, strict=True)]

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME
-from streamgauge.metrics.days import joined, merged
+from streamgauge.metrics.days import added_buckets, joined, merged
 from streamgauge.metrics.deployments import (
     CAUSED_INCIDENT,
     FAILED_RESULT,
     HOTFIXED,
     ROLLED_BACK,
 )
-from streamgauge.metrics.dimensions import Group, all_groups, groups_of, roll_up, roll_up_lists
+from streamgauge.metrics.dimensions import Group, all_groups
 from streamgauge.metrics.dora import PARTS, DoraFacts, add_quantiles
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import bucket_edges, cumulative
@@ -97,16 +97,11 @@ def add_delivery_metrics(
         days: dict[Group, int] = defaultdict(int)  # distinct UTC dates with a success
         counted: dict[Group, float] = defaultdict(float)
         rework: dict[Group, float] = defaultdict(float)
-        for day in tallies.outcomes.within(window):
-            with_success: set[Group] = set()
-            for pair, tally in day.items():
-                counted[pair] += tally.counted
-                rework[pair] += tally.unplanned
-                if tally.successes:
-                    with_success.update(groups_of(pair))
-            for group in with_success:
-                days[group] += 1
-        counted, rework = roll_up(counted), roll_up(rework)
+        for day in tallies.outcomes.within(window):  # per group already
+            for group, tally in day.items():
+                counted[group] += tally.counted
+                rework[group] += tally.unplanned
+                days[group] += tally.successes > 0
         weeks = window.days / 7.0
         for team, app in sorted(deployment_groups):
             group = (team, app)
@@ -121,8 +116,8 @@ def add_delivery_metrics(
                 )
         leads = merged(tallies.leads.within(window))
         for i, part in enumerate(PARTS):
-            values = {pair: joined(t.parts[i] for t in found) for pair, found in leads.items()}
-            add_quantiles(snapshot, PARTS_WINDOW, roll_up_lists(values), window.label, part=part)
+            values = {group: joined(t.parts[i] for t in found) for group, found in leads.items()}
+            add_quantiles(snapshot, PARTS_WINDOW, values, window.label, part=part)
 
 
 def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None:
@@ -133,8 +128,7 @@ def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None
     for team, app in sorted(pairs):
         found = recoveries.get((team, app), [])
         h = cumulative(
-            [sum(n) for n in zip(*[t.buckets for t in found], strict=True)]
-            or [0] * (len(RECOVERY_BUCKETS) + 1),
+            added_buckets([t.buckets for t in found]) or [0] * (len(RECOVERY_BUCKETS) + 1),
             RECOVERY_BUCKETS,
             math.fsum([t.total for t in found]),
         )

@@ -28,14 +28,12 @@ from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import joined, merged
+from streamgauge.metrics.days import added_buckets, joined, merged
 from streamgauge.metrics.deployments import OutcomeMemo, RecoveryRule, deployment_outcomes
 from streamgauge.metrics.dimensions import (
     Group,
     LabelFolder,
     all_groups,
-    roll_up,
-    roll_up_lists,
 )
 from streamgauge.metrics.leadtime import (
     PARTS,
@@ -140,8 +138,7 @@ def add_dora_metrics(
             )
         deployed = leads.get((team, app), [])
         h = cumulative(
-            [sum(n) for n in zip(*[t.buckets for t in deployed], strict=True)]
-            or [0] * (len(LEAD_TIME_BUCKETS) + 1),
+            added_buckets([t.buckets for t in deployed]) or [0] * (len(LEAD_TIME_BUCKETS) + 1),
             LEAD_TIME_BUCKETS,
             math.fsum([t.total for t in deployed]),
         )
@@ -153,15 +150,14 @@ def add_dora_metrics(
 
     deployment_groups = all_groups({o.group for o in facts.outcomes})
     for window in windows:
-        # Tallied per pair, then added up into teams and the organisation.
+        # Each day's tallies are per group already: a window adds up its days.
         successes: dict[Group, float] = defaultdict(float)
         counted: dict[Group, float] = defaultdict(float)
         failed: dict[Group, float] = defaultdict(float)
-        for pair, days in merged(tallies.outcomes.within(window)).items():
-            counted[pair] = sum(t.counted for t in days)
-            failed[pair] = sum(t.failed for t in days)
-            successes[pair] = sum(t.successes for t in days)
-        successes, counted, failed = roll_up(successes), roll_up(counted), roll_up(failed)
+        for group, days in merged(tallies.outcomes.within(window)).items():
+            counted[group] = sum(t.counted for t in days)
+            failed[group] = sum(t.failed for t in days)
+            successes[group] = sum(t.successes for t in days)
         for team, app in sorted(deployment_groups):
             # Zero deployments is a frequency (0 per day); zero deployments is no failure rate.
             snapshot.add(
@@ -180,15 +176,15 @@ def add_dora_metrics(
                     window=window.label,
                 )
         lead = {
-            pair: joined(t.seconds for t in days)
-            for pair, days in merged(tallies.leads.within(window)).items()
+            group: joined(t.seconds for t in days)
+            for group, days in merged(tallies.leads.within(window)).items()
         }
-        add_quantiles(snapshot, LEAD_TIME_WINDOW, roll_up_lists(lead), window.label)
+        add_quantiles(snapshot, LEAD_TIME_WINDOW, lead, window.label)
         recovered = {
-            pair: joined(t.seconds for t in days)
-            for pair, days in merged(tallies.recoveries.within(window)).items()
+            group: joined(t.seconds for t in days)
+            for group, days in merged(tallies.recoveries.within(window)).items()
         }
-        add_quantiles(snapshot, RECOVERY_WINDOW, roll_up_lists(recovered), window.label)
+        add_quantiles(snapshot, RECOVERY_WINDOW, recovered, window.label)
 
 
 def add_quantiles(

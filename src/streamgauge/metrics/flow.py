@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import DayTallies, by_pair, joined, merged
+from streamgauge.metrics.days import DayTallies, added_buckets, by_pair, joined, merged, rolled
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
@@ -162,7 +162,21 @@ def tally_done(flows: Sequence[ItemFlow], _: object = None) -> dict[Cut, DoneTal
             math.fsum([f.active_seconds or 0.0 for f in measured]),
             math.fsum([(f.active_seconds or 0.0) + (f.waiting_seconds or 0.0) for f in measured]),
         )
-    return out
+    return rolled(out, _cuts_of, add_done)
+
+
+def add_done(tallies: Sequence[DoneTally]) -> DoneTally:
+    return DoneTally(
+        sorted(joined(t.times for t in tallies)),
+        added_buckets([t.buckets for t in tallies]),
+        math.fsum([t.total for t in tallies]),
+        math.fsum([t.active for t in tallies]),
+        math.fsum([t.spent for t in tallies]),
+    )
+
+
+def _cuts_of(cut: Cut) -> list[Cut]:
+    return _cuts(cut[0], FlowType(cut[1]))
 
 
 def _pair_type(flow: ItemFlow) -> Cut:
@@ -202,8 +216,7 @@ def add_flow_item_metrics(
         for flow_type in FlowType:
             found = history.get(((team, app), flow_type.value), [])
             h = cumulative(
-                [sum(n) for n in zip(*[t.buckets for t in found], strict=True)]
-                or [0] * (len(FLOW_TIME_BUCKETS) + 1),
+                added_buckets([t.buckets for t in found]) or [0] * (len(FLOW_TIME_BUCKETS) + 1),
                 FLOW_TIME_BUCKETS,
                 math.fsum([t.total for t in found]),
             )
@@ -230,17 +243,12 @@ def _add_window(
     groups: list[Group],
     sle: float,
 ) -> None:
-    # Each (pair, type)'s days gathered into every group and type=all they count in.
-    tallies: dict[Cut, list[DoneTally]] = defaultdict(list)
-    for (pair, flow_type), found in done.items():
-        for group in groups_of(pair):
-            for t in (flow_type, ALL_TYPES):
-                tallies[group, t].extend(found)
+    # Each day's tallies are per group and type (type=all too) already.
     weeks = window.days / 7.0
     for team, app in groups:
-        total = sum(len(t.times) for t in tallies[(team, app), ALL_TYPES])
+        total = sum(len(t.times) for t in done.get(((team, app), ALL_TYPES), ()))
         for flow_type in TYPES:
-            found = tallies[(team, app), flow_type]
+            found = done.get(((team, app), flow_type), [])
             times = sorted(joined(t.times for t in found))
             count = len(times)
             spent = math.fsum([t.spent for t in found])

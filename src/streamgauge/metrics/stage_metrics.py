@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from streamgauge.metrics.catalog import QUANTILES
-from streamgauge.metrics.days import DayTallies, by_pair, merged
+from streamgauge.metrics.days import DayTallies, by_pair, joined, merged, rolled
 from streamgauge.metrics.dimensions import Group, all_groups, groups_of
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stages import DELIVERY, PROCESS, UNMAPPED, WAIT, ItemStream
@@ -34,48 +34,62 @@ def kept_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
     return frozenset([*DELIVERY, UNMAPPED, *tracker[:limit]])
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class StreamTally:
-    """What the streams of one (team, app) pair add up to: one day's, or a window's."""
+    """What the streams of one group add up to: one day's, or a window's."""
 
     n: int = 0
-    # exact sums (math.fsum) of each day's, so the order the streams came in does not matter
-    spent: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
-    entered: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    good: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    leads: list[float] = field(default_factory=list)  # sorted within a day
-    process: list[float] = field(default_factory=list)
-
-    def add(self, other: StreamTally) -> None:
-        self.n += other.n
-        self.leads.extend(other.leads)
-        self.process.extend(other.process)
-        for key, seconds in other.spent.items():
-            self.spent[key].extend(seconds)
-        for stage, count in other.entered.items():
-            self.entered[stage] += count
-            self.good[stage] += other.good[stage]
+    spent: dict[tuple[str, str], float] = field(default_factory=dict)  # exact sums (fsum)
+    entered: dict[str, int] = field(default_factory=dict)
+    good: dict[str, int] = field(default_factory=dict)
+    leads: list[float] = field(default_factory=list)  # sorted
+    process: float = 0.0
 
 
 def tally_streams(streams: Sequence[ItemStream], kept: object) -> dict[Group, StreamTally]:
-    """One day's streams per pair, stage names outside ``kept`` folded to ``other``."""
+    """One day's streams per group, stage names outside ``kept`` folded to ``other``."""
     names = kept if isinstance(kept, frozenset) else frozenset()
     out: dict[Group, StreamTally] = {}
     for pair, found in by_pair(streams, _pair).items():
         spent: dict[tuple[str, str], list[float]] = defaultdict(list)
-        tally = out[pair] = StreamTally(n=len(found))
+        entered: dict[str, int] = defaultdict(int)
+        good: dict[str, int] = defaultdict(int)
         for s in found:
             times, accurate = s.fold(names)
             for key, seconds in times.items():
                 spent[key].append(seconds)
             for stage, ok in accurate.items():
-                tally.entered[stage] += 1
-                tally.good[stage] += ok
-        for key, values in spent.items():
-            tally.spent[key].append(math.fsum(values))
-        tally.leads = sorted([s.lead_seconds for s in found])
-        tally.process.append(math.fsum([s.process_seconds for s in found]))
-    return out
+                entered[stage] += 1
+                good[stage] += ok
+        out[pair] = StreamTally(
+            len(found),
+            {key: math.fsum(values) for key, values in spent.items()},
+            dict(entered),
+            dict(good),
+            sorted([s.lead_seconds for s in found]),
+            math.fsum([s.process_seconds for s in found]),
+        )
+    return rolled(out, groups_of, add_streams)
+
+
+def add_streams(tallies: Sequence[StreamTally]) -> StreamTally:
+    spent: dict[tuple[str, str], list[float]] = defaultdict(list)
+    entered: dict[str, int] = defaultdict(int)
+    good: dict[str, int] = defaultdict(int)
+    for t in tallies:
+        for key, seconds in t.spent.items():
+            spent[key].append(seconds)
+        for stage, count in t.entered.items():
+            entered[stage] += count
+            good[stage] += t.good[stage]
+    return StreamTally(
+        sum(t.n for t in tallies),
+        {key: math.fsum(values) for key, values in spent.items()},
+        dict(entered),
+        dict(good),
+        sorted(joined(t.leads for t in tallies)),
+        math.fsum([t.process for t in tallies]),
+    )
 
 
 def _pair(stream: ItemStream) -> Group:
@@ -98,15 +112,12 @@ def add_stage_metrics(
         return
     groups = all_groups({s.flow.group for s in streams})
     for window in windows:
-        rolled: dict[Group, StreamTally] = defaultdict(StreamTally)
-        for pair, found in merged(days.within(window)).items():
-            for tally in found:
-                for group in groups_of(pair):
-                    rolled[group].add(tally)
+        found = merged(days.within(window))  # per group already
         for team, app in sorted(groups):
-            total = rolled.get((team, app))
-            if total is not None and total.n:
-                _emit(snapshot, total, {"team": team, "app": app, "window": window.label})
+            if (team, app) in found:
+                total = add_streams(found[(team, app)])
+                if total.n:
+                    _emit(snapshot, total, {"team": team, "app": app, "window": window.label})
 
 
 def _emit(snapshot: Snapshot, tally: StreamTally, common: dict[str, str]) -> None:
@@ -115,7 +126,7 @@ def _emit(snapshot: Snapshot, tally: StreamTally, common: dict[str, str]) -> Non
     for stage in stages:
         if (stage, PROCESS) in tally.spent or (stage, WAIT) in tally.spent:
             for part in (PROCESS, WAIT):
-                mean = math.fsum(tally.spent.get((stage, part), ())) / tally.n
+                mean = tally.spent.get((stage, part), 0.0) / tally.n
                 snapshot.add(STAGE_TIME, mean, **common, stage=stage, part=part)
         if tally.entered.get(stage):
             ratio = tally.good[stage] / tally.entered[stage]
@@ -124,6 +135,6 @@ def _emit(snapshot: Snapshot, tally: StreamTally, common: dict[str, str]) -> Non
     snapshot.add(ROLLED_CA, rolled, **common)
     total = math.fsum(tally.leads)
     if total > 0:
-        snapshot.add(STREAM_EFFICIENCY, math.fsum(tally.process) / total, **common)
+        snapshot.add(STREAM_EFFICIENCY, tally.process / total, **common)
     for p, value in quantiles(tally.leads, QUANTILES).items():
         snapshot.add(STREAM_LEAD, value, **common, quantile=format_quantile(p))

@@ -10,7 +10,9 @@ instant that puts a fact in a window:
 * done work items by when they were done (:mod:`.flow`) and their value streams
   (:mod:`.stage_metrics`).
 
-A computation from scratch fills a new :class:`Tallies`; the server keeps one between
+Each day's tallies are per group (see :mod:`.dimensions`): a pair's own, rolled up into its
+team and the whole organisation when the day is tallied. A computation from scratch fills a
+new :class:`Tallies`; the server keeps one between
 computations, so only the days whose facts changed are tallied again. Tallies never depend on
 the order of the facts (sums are :func:`math.fsum`, value lists sorted), which keeps the two
 ways equal to the last bit.
@@ -24,10 +26,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from streamgauge.metrics.days import DayTallies, by_pair
+from streamgauge.metrics.days import DayTallies, added_buckets, by_pair, joined, rolled
 from streamgauge.metrics.delivery import RECOVERY_BUCKETS, rework_reasons
 from streamgauge.metrics.deployments import DeploymentOutcome
-from streamgauge.metrics.dimensions import Group
+from streamgauge.metrics.dimensions import Group, groups_of
 from streamgauge.metrics.dora import LEAD_TIME_BUCKETS
 from streamgauge.metrics.flow import Cut, DoneTally, done_days
 from streamgauge.metrics.items import ItemFlow
@@ -40,9 +42,9 @@ from streamgauge.model import RunResult
 _group = attrgetter("group")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class OutcomeTally:
-    """Ended production deployments of one pair."""
+    """Ended production deployments of one group."""
 
     counted: int = 0
     successes: int = 0
@@ -71,12 +73,26 @@ def tally_outcomes(
                     tally.reasons[reason] = tally.reasons.get(reason, 0) + 1
             if rework_reasons(deployment, fixes):
                 tally.unplanned += 1
+    return rolled(out, groups_of, add_outcomes)
+
+
+def add_outcomes(tallies: Sequence[OutcomeTally]) -> OutcomeTally:
+    out = OutcomeTally()
+    for t in tallies:
+        out.counted += t.counted
+        out.successes += t.successes
+        out.failed += t.failed
+        out.unplanned += t.unplanned
+        for result, n in t.results.items():
+            out.results[result] = out.results.get(result, 0) + n
+        for reason, n in t.reasons.items():
+            out.reasons[reason] = out.reasons.get(reason, 0) + n
     return out
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class LeadTally:
-    """Lead times of one pair: sorted seconds and parts, histogram buckets, exact sum."""
+    """Lead times of one group: sorted seconds and parts, histogram buckets, exact sum."""
 
     seconds: list[float]
     parts: tuple[list[float], list[float], list[float], list[float]]
@@ -95,12 +111,22 @@ def tally_leads(leads: Sequence[LeadTime], _: object = None) -> dict[Group, Lead
             bucket_counts(seconds, LEAD_TIME_BUCKETS),
             math.fsum(seconds),
         )
-    return out
+    return rolled(out, groups_of, add_leads)
 
 
-@dataclass(slots=True)
+def add_leads(tallies: Sequence[LeadTally]) -> LeadTally:
+    parts = [sorted(joined(t.parts[i] for t in tallies)) for i in range(4)]
+    return LeadTally(
+        sorted(joined(t.seconds for t in tallies)),
+        (parts[0], parts[1], parts[2], parts[3]),
+        added_buckets([t.buckets for t in tallies]),
+        math.fsum([t.total for t in tallies]),
+    )
+
+
+@dataclass(slots=True, eq=False)
 class RecoveryTally:
-    """Recovery times of one pair's failed deployments."""
+    """Recovery times of one group's failed deployments."""
 
     seconds: list[float]
     buckets: list[int]
@@ -116,7 +142,15 @@ def tally_recoveries(
         out[pair] = RecoveryTally(
             seconds, bucket_counts(seconds, RECOVERY_BUCKETS), math.fsum(seconds)
         )
-    return out
+    return rolled(out, groups_of, add_recoveries)
+
+
+def add_recoveries(tallies: Sequence[RecoveryTally]) -> RecoveryTally:
+    return RecoveryTally(
+        sorted(joined(t.seconds for t in tallies)),
+        added_buckets([t.buckets for t in tallies]),
+        math.fsum([t.total for t in tallies]),
+    )
 
 
 @dataclass(slots=True)
