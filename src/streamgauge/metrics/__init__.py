@@ -151,13 +151,13 @@ def snapshot_of(facts: Facts, settings: Settings, tallies: Tallies | None = None
     add_flow_item_metrics(
         snapshot,
         facts.flows,
-        tallies.done,
+        tallies,
         windows,
         now=facts.now,
         sle_age=rules.sle_age,
         sle_percentile=rules.sle_percentile,
     )
-    add_stage_metrics(snapshot, facts.streams, tallies.streams, windows)
+    add_stage_metrics(snapshot, facts.streams, tallies, windows)
     pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
     add_quality_metrics(snapshot, facts.problems, pairs)
     return snapshot

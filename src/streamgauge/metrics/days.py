@@ -20,9 +20,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from itertools import chain, compress, count
-from operator import is_not
-from typing import Generic, TypeVar
+from operator import is_, is_not
+from typing import Any, Generic, TypeVar
 
+from streamgauge.metrics.stats import SortedUnion
 from streamgauge.metrics.windows import Window
 
 F = TypeVar("F")
@@ -96,6 +97,19 @@ class DayTallies(Generic[F, T]):
             self._tallies[day] = found
         return found
 
+    def split(self, window: Window, recent: int) -> tuple[list[T], list[T]]:
+        """:meth:`within` cut in two: the whole days older than the last ``recent`` days of the
+        window, which rarely change, and the rest."""
+        first, last = window.start.toordinal(), window.end.toordinal()
+        cutoff = last - recent
+        older: list[T] = []
+        rest: list[T] = []
+        for day in self._days_of(first, last):
+            tally = self._in_window(day, window, first, last)
+            if tally is not None:
+                (older if first < day < cutoff else rest).append(tally)
+        return older, rest
+
     def whole(self) -> list[T]:
         """Every day's tally, in day order: the whole history."""
         return [self._day(day) for day in self._days]
@@ -103,21 +117,27 @@ class DayTallies(Generic[F, T]):
     def within(self, window: Window) -> list[T]:
         """Tallies that together cover exactly the facts in ``window``, in day order."""
         first, last = window.start.toordinal(), window.end.toordinal()
-        days = self._days
         out: list[T] = []
-        for day in days[bisect_left(days, first) : bisect_right(days, last)]:
-            if first < day < last:
-                out.append(self._day(day))
-                continue
-            # a day the window cuts through: its facts inside, unless that is all of them
-            facts = self._facts[day]
-            instant = self._instant
-            inside = [f for f in facts.values() if window.contains(instant(f))]
-            if len(inside) == len(facts):
-                out.append(self._day(day))
-            elif inside:
-                out.append(self._tally(inside, self._context))
+        for day in self._days_of(first, last):
+            tally = self._in_window(day, window, first, last)
+            if tally is not None:
+                out.append(tally)
         return out
+
+    def _days_of(self, first: int, last: int) -> list[int]:
+        days = self._days
+        return days[bisect_left(days, first) : bisect_right(days, last)]
+
+    def _in_window(self, day: int, window: Window, first: int, last: int) -> T | None:
+        if first < day < last:
+            return self._day(day)
+        # a day the window cuts through: its facts inside, unless that is all of them
+        facts = self._facts[day]
+        instant = self._instant
+        inside = [f for f in facts.values() if window.contains(instant(f))]
+        if len(inside) == len(facts):
+            return self._day(day)
+        return self._tally(inside, self._context) if inside else None
 
 
 def by_pair(facts: Iterable[F], key: Callable[[F], K]) -> dict[K, list[F]]:
@@ -168,3 +188,39 @@ def joined(lists: Iterable[list[float]]) -> list[float]:
 def added_buckets(buckets: Sequence[Sequence[int]]) -> list[int]:
     """Per-bucket counts of several histograms added up (all over the same bounds)."""
     return [sum(column) for column in zip(*buckets, strict=True)]
+
+
+class SortedValues(Generic[K, T]):
+    """Each group's values in a window, for order statistics, without sorting them all again.
+
+    The values of a window's older whole days are kept sorted between computations (while those
+    days keep the very same tallies); only the last days' values are sorted anew, and order
+    statistics look into both (:class:`.stats.SortedUnion`). ``values(tally)`` gives a tally's sorted values.
+    """
+
+    RECENT_DAYS = 3
+
+    def __init__(self, values: Callable[[T], list[float]]) -> None:
+        self._values = values
+        self._kept: dict[tuple[str, K], tuple[list[T], list[float]]] = {}
+
+    def of(self, days: DayTallies[Any, dict[K, T]], window: Window) -> dict[K, SortedUnion]:
+        older, rest = days.split(window, self.RECENT_DAYS)
+        values = self._values
+        out: dict[K, SortedUnion] = {}
+        recent = merged(rest)
+        kept = self._kept
+        for key, tallies in merged(older).items():
+            found = kept.get((window.label, key))
+            if (
+                found is None
+                or len(found[0]) != len(tallies)
+                or not all(map(is_, found[0], tallies))
+            ):
+                found = (tallies, sorted(joined(values(t) for t in tallies)))
+                kept[window.label, key] = found
+            out[key] = SortedUnion(found[1], sorted(joined(values(t) for t in recent.get(key, ()))))
+        for key, tallies in recent.items():
+            if key not in out:
+                out[key] = SortedUnion([], sorted(joined(values(t) for t in tallies)))
+        return out

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME
-from streamgauge.metrics.days import added_buckets, joined, merged
+from streamgauge.metrics.days import added_buckets, merged
 from streamgauge.metrics.deployments import (
     CAUSED_INCIDENT,
     FAILED_RESULT,
@@ -114,10 +114,9 @@ def add_delivery_metrics(
                     app=app,
                     window=window.label,
                 )
-        leads = merged(tallies.leads.within(window))
-        for i, part in enumerate(PARTS):
-            values = {group: joined(t.parts[i] for t in found) for group, found in leads.items()}
-            add_quantiles(snapshot, PARTS_WINDOW, values, window.label, part=part)
+        for part, values in zip(PARTS, tallies.part_values, strict=True):
+            grouped = values.of(tallies.leads, window)
+            add_quantiles(snapshot, PARTS_WINDOW, grouped, window.label, part=part)
 
 
 def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import added_buckets, joined, merged
+from streamgauge.metrics.days import added_buckets, merged
 from streamgauge.metrics.deployments import OutcomeMemo, RecoveryRule, deployment_outcomes
 from streamgauge.metrics.dimensions import (
     Group,
@@ -45,7 +45,13 @@ from streamgauge.metrics.leadtime import (
     lead_times,
 )
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import bucket_edges, cumulative, format_quantile, quantiles
+from streamgauge.metrics.stats import (
+    SortedUnion,
+    bucket_edges,
+    cumulative,
+    format_quantile,
+    quantiles,
+)
 from streamgauge.metrics.windows import Window
 from streamgauge.model import Dataset, RunResult
 
@@ -175,20 +181,18 @@ def add_dora_metrics(
                     app=app,
                     window=window.label,
                 )
-        lead = {
-            group: joined(t.seconds for t in days)
-            for group, days in merged(tallies.leads.within(window)).items()
-        }
+        lead = tallies.lead_values.of(tallies.leads, window)
         add_quantiles(snapshot, LEAD_TIME_WINDOW, lead, window.label)
-        recovered = {
-            group: joined(t.seconds for t in days)
-            for group, days in merged(tallies.recoveries.within(window)).items()
-        }
+        recovered = tallies.recovery_values.of(tallies.recoveries, window)
         add_quantiles(snapshot, RECOVERY_WINDOW, recovered, window.label)
 
 
 def add_quantiles(
-    snapshot: Snapshot, name: str, grouped: dict[Group, list[float]], window: str, **extra: str
+    snapshot: Snapshot,
+    name: str,
+    grouped: Mapping[Group, Sequence[float] | SortedUnion],
+    window: str,
+    **extra: str,
 ) -> None:
     """The quantiles of each group's values, as ``name{team, app, window, quantile}``."""
     for (team, app), values in sorted(grouped.items()):

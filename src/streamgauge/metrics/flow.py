@@ -14,12 +14,12 @@ zeros included, so a series does not vanish when its last item moves on.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
 from streamgauge.metrics.days import DayTallies, added_buckets, by_pair, joined, merged, rolled
@@ -27,6 +27,7 @@ from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, group
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import (
+    SortedUnion,
     bucket_counts,
     bucket_edges,
     cumulative,
@@ -35,6 +36,9 @@ from streamgauge.metrics.stats import (
 )
 from streamgauge.metrics.windows import Window
 from streamgauge.model import FlowState, FlowType, StatusChange, WorkItem
+
+if TYPE_CHECKING:
+    from streamgauge.metrics.tallies import Tallies
 
 FLOW_LOAD = "streamgauge_flow_load"
 IN_PROGRESS: tuple[FlowState, ...] = (FlowState.ACTIVE, FlowState.WAITING)
@@ -126,6 +130,7 @@ OVER_SLE = "streamgauge_work_items_over_sle"
 SLE_SECONDS = "streamgauge_work_item_age_sle_seconds"
 SLE_RATIO = "streamgauge_work_item_age_sle_ratio"
 ALL_TYPES = "all"
+NONE = SortedUnion([], [])
 FLOW_TIME_BUCKETS = bucket_edges(BY_NAME[FLOW_TIME_HISTOGRAM].buckets)
 TYPES: tuple[str, ...] = (*(t.value for t in FlowType), ALL_TYPES)
 
@@ -191,7 +196,7 @@ def done_days() -> DayTallies[ItemFlow, dict[Cut, DoneTally]]:
 def add_flow_item_metrics(
     snapshot: Snapshot,
     flows: Sequence[ItemFlow],
-    done: DayTallies[ItemFlow, dict[Cut, DoneTally]],
+    tallies: Tallies,
     windows: Sequence[Window],
     *,
     now: datetime,
@@ -200,7 +205,7 @@ def add_flow_item_metrics(
 ) -> None:
     """Velocity, flow time, efficiency, distribution, age and the service-level expectation.
 
-    ``done`` holds the done items of ``flows`` by day (refreshed with them).
+    ``tallies`` holds the done items of ``flows`` by day (refreshed with them).
     """
     if not flows:
         return
@@ -211,6 +216,7 @@ def add_flow_item_metrics(
         snapshot.add(SLE_SECONDS, sle, team=team, app=app)
         snapshot.add(SLE_RATIO, sle_percentile, team=team, app=app)
     # Whole history: done counter and flow-time histogram at the (team, app, type) grain.
+    done = tallies.done
     history = merged(done.whole())
     for team, app in sorted({f.group for f in flows}):
         for flow_type in FlowType:
@@ -232,13 +238,15 @@ def add_flow_item_metrics(
                 )
             )
     for window in windows:
-        _add_window(snapshot, merged(done.within(window)), window, groups, sle)
+        times = tallies.done_values.of(done, window)
+        _add_window(snapshot, merged(done.within(window)), times, window, groups, sle)
     _add_now(snapshot, flows, groups, now, sle)
 
 
 def _add_window(
     snapshot: Snapshot,
     done: dict[Cut, list[DoneTally]],
+    ordered: dict[Cut, SortedUnion],
     window: Window,
     groups: list[Group],
     sle: float,
@@ -249,7 +257,7 @@ def _add_window(
         total = sum(len(t.times) for t in done.get(((team, app), ALL_TYPES), ()))
         for flow_type in TYPES:
             found = done.get(((team, app), flow_type), [])
-            times = sorted(joined(t.times for t in found))
+            times = ordered.get(((team, app), flow_type), NONE)
             count = len(times)
             spent = math.fsum([t.spent for t in found])
             common = {"team": team, "app": app, "window": window.label, "type": flow_type}
@@ -259,7 +267,7 @@ def _add_window(
             if spent > 0:
                 snapshot.add(EFFICIENCY, math.fsum([t.active for t in found]) / spent, **common)
             if count:
-                snapshot.add(WITHIN_SLE, bisect_right(times, sle) / count, **common)
+                snapshot.add(WITHIN_SLE, times.at_most(sle) / count, **common)
             for p, value in quantiles(times, QUANTILES).items():
                 snapshot.add(FLOW_TIME_WINDOW, value, **common, quantile=format_quantile(p))
 

@@ -10,14 +10,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from streamgauge.metrics.catalog import QUANTILES
 from streamgauge.metrics.days import DayTallies, by_pair, joined, merged, rolled
 from streamgauge.metrics.dimensions import Group, all_groups, groups_of
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stages import DELIVERY, PROCESS, UNMAPPED, WAIT, ItemStream
-from streamgauge.metrics.stats import format_quantile, quantiles
+from streamgauge.metrics.stats import SortedUnion, format_quantile, quantiles
 from streamgauge.metrics.windows import Window
+
+if TYPE_CHECKING:
+    from streamgauge.metrics.tallies import Tallies
 
 STAGE_TIME = "streamgauge_value_stream_stage_time_window_seconds"
 STAGE_CA = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
@@ -44,6 +48,7 @@ class StreamTally:
     good: dict[str, int] = field(default_factory=dict)
     leads: list[float] = field(default_factory=list)  # sorted
     process: float = 0.0
+    lead_total: float = 0.0  # exact sum of leads
 
 
 def tally_streams(streams: Sequence[ItemStream], kept: object) -> dict[Group, StreamTally]:
@@ -68,11 +73,14 @@ def tally_streams(streams: Sequence[ItemStream], kept: object) -> dict[Group, St
             dict(good),
             sorted([s.lead_seconds for s in found]),
             math.fsum([s.process_seconds for s in found]),
+            math.fsum([s.lead_seconds for s in found]),
         )
     return rolled(out, groups_of, add_streams)
 
 
-def add_streams(tallies: Sequence[StreamTally]) -> StreamTally:
+def add_streams(tallies: Sequence[StreamTally], *, leads: bool = True) -> StreamTally:
+    """Tallies added up; without ``leads``, the lead times themselves are left out (not their
+    sum), for a window whose order statistics come from :class:`.days.SortedValues`."""
     spent: dict[tuple[str, str], list[float]] = defaultdict(list)
     entered: dict[str, int] = defaultdict(int)
     good: dict[str, int] = defaultdict(int)
@@ -87,8 +95,9 @@ def add_streams(tallies: Sequence[StreamTally]) -> StreamTally:
         {key: math.fsum(values) for key, values in spent.items()},
         dict(entered),
         dict(good),
-        sorted(joined(t.leads for t in tallies)),
+        sorted(joined(t.leads for t in tallies)) if leads else [],
         math.fsum([t.process for t in tallies]),
+        math.fsum([t.lead_total for t in tallies]),
     )
 
 
@@ -102,25 +111,26 @@ def stream_days() -> DayTallies[ItemStream, dict[Group, StreamTally]]:
 
 
 def add_stage_metrics(
-    snapshot: Snapshot,
-    streams: Sequence[ItemStream],
-    days: DayTallies[ItemStream, dict[Group, StreamTally]],
-    windows: Sequence[Window],
+    snapshot: Snapshot, streams: Sequence[ItemStream], tallies: Tallies, windows: Sequence[Window]
 ) -> None:
-    """The value-stream families; ``days`` holds ``streams`` refreshed with :func:`kept_names`."""
+    """The value-stream families; ``tallies`` holds ``streams`` refreshed with :func:`kept_names`."""
     if not streams:
         return
     groups = all_groups({s.flow.group for s in streams})
     for window in windows:
-        found = merged(days.within(window))  # per group already
+        found = merged(tallies.streams.within(window))  # per group already
+        leads = tallies.stream_values.of(tallies.streams, window)
         for team, app in sorted(groups):
             if (team, app) in found:
-                total = add_streams(found[(team, app)])
+                total = add_streams(found[(team, app)], leads=False)
                 if total.n:
-                    _emit(snapshot, total, {"team": team, "app": app, "window": window.label})
+                    common = {"team": team, "app": app, "window": window.label}
+                    _emit(snapshot, total, leads[(team, app)], common)
 
 
-def _emit(snapshot: Snapshot, tally: StreamTally, common: dict[str, str]) -> None:
+def _emit(
+    snapshot: Snapshot, tally: StreamTally, leads: SortedUnion, common: dict[str, str]
+) -> None:
     stages = sorted({stage for stage, _ in tally.spent} | set(tally.entered))
     rolled = 1.0
     for stage in stages:
@@ -133,8 +143,7 @@ def _emit(snapshot: Snapshot, tally: StreamTally, common: dict[str, str]) -> Non
             rolled *= ratio
             snapshot.add(STAGE_CA, ratio, **common, stage=stage)
     snapshot.add(ROLLED_CA, rolled, **common)
-    total = math.fsum(tally.leads)
-    if total > 0:
-        snapshot.add(STREAM_EFFICIENCY, tally.process / total, **common)
-    for p, value in quantiles(tally.leads, QUANTILES).items():
+    if tally.lead_total > 0:
+        snapshot.add(STREAM_EFFICIENCY, tally.process / tally.lead_total, **common)
+    for p, value in quantiles(leads, QUANTILES).items():
         snapshot.add(STREAM_LEAD, value, **common, quantile=format_quantile(p))

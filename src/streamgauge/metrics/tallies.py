@@ -21,12 +21,19 @@ ways equal to the last bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from streamgauge.metrics.days import DayTallies, added_buckets, by_pair, joined, rolled
+from streamgauge.metrics.days import (
+    DayTallies,
+    SortedValues,
+    added_buckets,
+    by_pair,
+    joined,
+    rolled,
+)
 from streamgauge.metrics.delivery import RECOVERY_BUCKETS, rework_reasons
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group, groups_of
@@ -153,6 +160,13 @@ def add_recoveries(tallies: Sequence[RecoveryTally]) -> RecoveryTally:
     )
 
 
+def _part(i: int) -> Callable[[LeadTally], list[float]]:
+    def values(tally: LeadTally) -> list[float]:
+        return tally.parts[i]
+
+    return values
+
+
 @dataclass(slots=True)
 class Tallies:
     """Every kind of fact by day, kept between computations by whoever computes repeatedly."""
@@ -169,6 +183,22 @@ class Tallies:
 
     done: DayTallies[ItemFlow, dict[Cut, DoneTally]] = field(default_factory=done_days)
     streams: DayTallies[ItemStream, dict[Group, StreamTally]] = field(default_factory=stream_days)
+    # each window's values for quantiles, the older days' kept sorted
+    lead_values: SortedValues[Group, LeadTally] = field(
+        default_factory=lambda: SortedValues(attrgetter("seconds"))
+    )
+    part_values: tuple[SortedValues[Group, LeadTally], ...] = field(
+        default_factory=lambda: tuple(SortedValues(_part(i)) for i in range(4))
+    )
+    recovery_values: SortedValues[Group, RecoveryTally] = field(
+        default_factory=lambda: SortedValues(attrgetter("seconds"))
+    )
+    done_values: SortedValues[Cut, DoneTally] = field(
+        default_factory=lambda: SortedValues(attrgetter("times"))
+    )
+    stream_values: SortedValues[Group, StreamTally] = field(
+        default_factory=lambda: SortedValues(attrgetter("leads"))
+    )
 
     def refresh(
         self,
