@@ -22,11 +22,14 @@ beside the code that implements them:
 * :mod:`.quality`: data quality;
 * :mod:`.windows`: rolling windows ``(now - w, now]`` (``windows``);
 * :mod:`.dimensions`: label folding into ``other`` (``labels``) and the ``all`` groups;
-* :mod:`.stats`: quantiles (type 7, linear interpolation) and cumulative histograms.
+* :mod:`.stats`: quantiles (type 7, linear interpolation) and cumulative histograms;
+* :mod:`.days` and :mod:`.tallies`: facts bucketed by UTC day and what each day adds up to, so a
+  window or the whole history is a sum of day tallies, and a repeated computation re-tallies
+  only the days whose facts changed.
 
 The work is a few passes over the records plus sorts, with joins through dicts and bisection,
 so it grows linearly with the size of the history. :func:`compute_facts` works out each
-record's part (the facts ``explain`` lists), :func:`snapshot_of` aggregates them: per
+record's part (the facts ``explain`` lists), :func:`snapshot_of` aggregates them: per day and
 (team, app) pair first, then added up into teams and the organisation.
 :mod:`.incremental` keeps records and settled facts between computations for the server.
 """
