@@ -75,7 +75,7 @@ class DayTallies(Generic[F, T]):
                 day = moment.toordinal()
                 del days[day][key]
                 self._tallies.pop(day, None)
-        for key in current.keys() - old.keys():
+        for key in current.keys() - old.keys() if old else current:
             moment = instant(current[key])
             if moment is not None:
                 day = moment.toordinal()
