@@ -63,13 +63,26 @@ def test_updates_and_moving_now_match_a_fresh_computation() -> None:
     calculator = Calculator(SETTINGS)
     calculator.load(everything(known))
     same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=SETTINGS))
+    before = calculator.facts(now)
     for hours in (6, 30, 75):  # syncs that bring new records and changed ones
         now += timedelta(hours=hours)
         update = sync(demo, now, cursors)
         assert update  # the simulated world moved on
         known.update((r.id, r) for r in update)
         calculator.upsert(update)
+        facts = calculator.facts(now)
+        # facts that did not move are the very objects of the previous computation, in order
+        for old, new in (
+            (before.dora.lead_times, facts.dora.lead_times),
+            (before.dora.outcomes, facts.dora.outcomes),
+            (before.streams, facts.streams),
+        ):
+            kept = {id(f) for f in new} & {id(f) for f in old}
+            assert len(kept) > 0.8 * len(old)
+            in_old = [id(f) for f in old if id(f) in kept]
+            assert in_old == [id(f) for f in new if id(f) in kept]
         same(calculator.snapshot(now), compute_all(everything(known), now=now, settings=SETTINGS))
+        before = facts
     assert calculator.memo.flows  # done items' flows were kept, not recomputed
     assert calculator.memo.streams
     assert calculator.memo.outcomes  # apps whose deployments all ended kept their outcomes

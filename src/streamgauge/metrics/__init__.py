@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,13 +52,13 @@ from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora
 from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
 from streamgauge.metrics.items import FlowMemo, History, ItemFlow, group_histories, item_flows
 from streamgauge.metrics.levels import add_level_metrics, load_table
-from streamgauge.metrics.quality import Problem, add_quality_metrics, problems
+from streamgauge.metrics.quality import Problem, QualityMemo, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stage_metrics import add_stage_metrics
 from streamgauge.metrics.stages import ItemStream, StreamMemo, item_streams
 from streamgauge.metrics.tallies import Tallies
 from streamgauge.metrics.windows import windows_at
-from streamgauge.model import Dataset, utc
+from streamgauge.model import Change, Dataset, Incident, utc
 
 __all__ = ["Facts", "Memo", "compute_all", "compute_facts", "gc_paused", "snapshot_of"]
 
@@ -77,12 +78,65 @@ class Facts:
 
 @dataclass(slots=True)
 class Memo:
-    """Facts kept from one computation to the next (see :mod:`.incremental`)."""
+    """Facts kept from one computation to the next (see :mod:`.incremental`).
 
-    flows: FlowMemo = field(default_factory=dict)
-    streams: StreamMemo = field(default_factory=dict)
-    lead_times: LeadMemo = field(default_factory=dict)
-    outcomes: OutcomeMemo = field(default_factory=dict)
+    Each part keeps its facts with the joins (:class:`~streamgauge.linking.Links`) they were
+    worked out from; the joins say what their latest extension took in, so a part looks again
+    only at what moved. The streams read the flows and the failures of the same memo.
+    """
+
+    flows: FlowMemo = field(default_factory=FlowMemo)
+    lead_times: LeadMemo = field(default_factory=LeadMemo)
+    outcomes: OutcomeMemo = field(default_factory=OutcomeMemo)
+    quality: QualityMemo = field(default_factory=QualityMemo)
+    streams: StreamMemo = field(init=False)
+    # incident key -> its incidents by id, and the changes naming such a key by id: the only
+    # ones incident fixes look at
+    _incident_keys: dict[str, dict[str, Incident]] = field(default_factory=dict)
+    _fix_changes: dict[str, Change] = field(default_factory=dict)
+    _fix_links: Links | None = None
+    _fix_generation: int = 0
+
+    def __post_init__(self) -> None:
+        self.streams = StreamMemo(self.flows, self.outcomes)
+
+    def fix_candidates(self, dataset: Dataset, links: Links) -> tuple[list[Change], list[Incident]]:
+        """The changes naming an incident, and one incident of each key they name."""
+        keys = self._incident_keys
+        if not (
+            self._fix_links is links
+            and links.changes_by_sha is not None
+            and 0 <= links.generation - self._fix_generation <= 1
+        ):
+            keys.clear()
+            for incident in dataset.incidents:
+                keys.setdefault(incident.key, {})[incident.id] = incident
+            self._fix_changes = {
+                c.id: c for c in dataset.changes if not keys.keys().isdisjoint(c.work_item_keys)
+            }
+        elif links.generation != self._fix_generation:
+            again: dict[str, Change] = {}
+            for old, record in links.changed:
+                if isinstance(record, Incident):
+                    if isinstance(old, Incident):
+                        same_key = keys.get(old.key, {})
+                        same_key.pop(old.id, None)
+                        if not same_key:
+                            keys.pop(old.key, None)
+                            again.update((c.id, c) for c in links.changes_by_key.get(old.key, ()))
+                    keys.setdefault(record.key, {})[record.id] = record
+                    again.update((c.id, c) for c in links.changes_by_key.get(record.key, ()))
+                elif isinstance(record, Change):
+                    again[record.id] = links.changes[record.id]
+            for change in again.values():
+                if keys.keys().isdisjoint(change.work_item_keys):
+                    self._fix_changes.pop(change.id, None)
+                else:
+                    self._fix_changes[change.id] = change
+        self._fix_links, self._fix_generation = links, links.generation
+        named = {key for c in self._fix_changes.values() for key in c.work_item_keys}
+        incidents = [next(iter(keys[key].values())) for key in named if key in keys]
+        return list(self._fix_changes.values()), incidents
 
 
 def compute_facts(
@@ -115,17 +169,29 @@ def compute_facts(
         memo=memo.lead_times if memo else None,
         outcome_memo=memo.outcomes if memo else None,
     )
-    fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
+    if memo is not None:
+        fix_changes, fix_incidents = memo.fix_candidates(dataset, links)
+        fixes = incident_fix_deployments(fix_changes, fix_incidents, links)
+    else:
+        fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
     if histories is None:
         histories = group_histories(dataset.status_changes)
     flows = item_flows(
-        dataset.work_items, histories, now=now, fold=fold, memo=memo.flows if memo else None
+        dataset.work_items,
+        histories,
+        now=now,
+        fold=fold,
+        memo=memo.flows if memo else None,
+        links=links,
     )
-    failed = {o.deployment.id for o in dora.outcomes if o.failed}
+    if memo is not None:
+        failed: AbstractSet[str] = memo.outcomes.failed
+    else:
+        failed = {o.deployment.id for o in dora.outcomes if o.failure_reasons}
     streams = item_streams(
         flows, dataset.changes, links, failed, now=now, memo=memo.streams if memo else None
     )
-    found = problems(dataset, links, dora, now=now, fold=fold)
+    found = problems(dataset, links, dora, now=now, fold=fold, memo=memo.quality if memo else None)
     return Facts(now, links, dora, fixes, flows, streams, found)
 
 

@@ -15,15 +15,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Literal
 
 from streamgauge.linking import Links, is_production
 from streamgauge.metrics.dimensions import Group, LabelFolder
 from streamgauge.metrics.windows import ended_at, seconds_between
-from streamgauge.model import Deployment, DeploymentKind, Incident, RunResult
+from streamgauge.model import Deployment, DeploymentKind, Environment, Incident, RunResult
 
 # Why a deployment counts as failed; explain lists these next to each deployment.
 FAILED_RESULT = "result_failure"
@@ -61,19 +62,139 @@ def _sequence_order(deployment: Deployment) -> tuple[datetime, datetime, str]:
     return deployment.started_at, finish, deployment.id
 
 
-# app -> (its production deployments, the incidents blamed on each, the moment from which its
-# outcomes no longer depend on now, the outcomes, the negative recoveries): kept while the
-# records are the very same objects, for any now from that moment on.
-OutcomeMemo = dict[
-    str | None,
-    tuple[
-        tuple[Deployment, ...],
-        tuple[tuple[Incident, ...], ...],
-        datetime,
-        list[DeploymentOutcome],
-        list[Deployment],
-    ],
-]
+class OutcomeMemo:
+    """Each app's deployment outcomes, kept from one computation to the next.
+
+    The outcomes are kept with the joins they were worked out from: after an extension of the
+    same joins (:meth:`.Links.extend`) and at a ``now`` no earlier than last time, only the apps
+    of the production deployments it took in, of the deployments whose blamed incidents moved,
+    and those whose outcomes still depend on ``now`` are worked out again. Anything else works
+    every app out. An outcome worked out again equal to the kept one is the kept object.
+    """
+
+    __slots__ = (
+        "_apps",
+        "_generation",
+        "_links",
+        "_negatives",
+        "_now",
+        "_outcomes",
+        "_unsettled",
+        "failed",
+        "flipped",
+    )
+
+    def __init__(self) -> None:
+        self._links: Links | None = None
+        self._generation = 0
+        self._now: datetime | None = None
+        # app -> its production deployments in record order (apps in the order they appear)
+        self._apps: dict[str | None, list[Deployment]] = {}
+        self._outcomes: dict[str | None, list[DeploymentOutcome]] = {}
+        self._negatives: dict[str | None, list[Deployment]] = {}
+        self._unsettled: set[str | None] = set()  # apps whose outcomes depend on now
+        self.failed: set[str] = set()  # ids of the deployments that failed
+        self.flipped: set[str] = set()  # ids of those the latest computation failed or cleared
+
+    def refresh(
+        self,
+        deployments: Iterable[Deployment],
+        links: Links,
+        now: datetime,
+        recovery: RecoveryRule,
+        fold: LabelFolder,
+    ) -> None:
+        """Bring the outcomes to ``now`` over ``deployments`` (every one) and their joins."""
+        self.flipped = set()
+        dirty = self._dirty(links, now)
+        if dirty is None:
+            before = self._outcomes
+            self._apps = {}
+            for deployment in deployments:
+                if is_production(deployment):
+                    self._apps.setdefault(deployment.app, []).append(deployment)
+            self._outcomes, self._negatives, self._unsettled = {}, {}, set()
+            failed, self.failed = self.failed, set()
+            for app in self._apps:
+                self._work_out(app, links, now, recovery, fold, before.get(app, ()))
+            self.flipped = failed ^ self.failed
+        else:
+            for app in dirty:
+                self._work_out(app, links, now, recovery, fold, self._outcomes.get(app, ()))
+        self._links, self._generation, self._now = links, links.generation, now
+
+    def _dirty(self, links: Links, now: datetime) -> set[str | None] | None:
+        """The apps to work out again; None: all of them."""
+        if not (
+            self._links is links
+            and links.changes_by_sha is not None
+            and 0 <= links.generation - self._generation <= 1
+            and self._now is not None
+            and now >= self._now
+        ):
+            return None
+        dirty = set(self._unsettled)
+        if links.generation == self._generation:
+            return dirty
+        for old, record in links.changed:
+            if not isinstance(record, Deployment):
+                continue
+            if isinstance(old, Deployment):
+                if old.app != record.app or is_production(old) != is_production(record):
+                    return None  # the apps' order could move
+                if not is_production(record):
+                    continue
+                every = self._apps[record.app]
+                every[next(i for i, d in enumerate(every) if d.id == record.id)] = record
+            elif is_production(record):
+                self._apps.setdefault(record.app, []).append(record)
+            else:
+                continue
+            dirty.add(record.app)
+        for deployment_id in links.touched:
+            touched = links.deployments.get(deployment_id)
+            if touched is not None and is_production(touched):
+                dirty.add(touched.app)
+        return dirty
+
+    def _work_out(
+        self,
+        app: str | None,
+        links: Links,
+        now: datetime,
+        recovery: RecoveryRule,
+        fold: LabelFolder,
+        before: Iterable[DeploymentOutcome],
+    ) -> None:
+        every = self._apps[app]
+        sequence = [d for d in every if d.started_at <= now]
+        outcomes, negatives = _app_outcomes(app, sequence, links, now, recovery, fold)
+        kept = {o.deployment.id: o for o in before}
+        for o in kept.values():
+            if o.failure_reasons:
+                self.failed.discard(o.deployment.id)
+                self.flipped.symmetric_difference_update((o.deployment.id,))
+        for i, o in enumerate(outcomes):
+            old = kept.get(o.deployment.id)
+            if old is not None and old == o:
+                outcomes[i] = old
+            if o.failure_reasons:
+                self.failed.add(o.deployment.id)
+                self.flipped.symmetric_difference_update((o.deployment.id,))
+        self._outcomes[app] = outcomes
+        self._negatives[app] = negatives
+        blamed = [links.incidents_of.get(d.id, ()) for d in every]
+        if _settled_at(every, blamed) > now:
+            self._unsettled.add(app)
+        else:
+            self._unsettled.discard(app)
+
+    def outcomes(self) -> list[DeploymentOutcome]:
+        """Every app's outcomes, apps in the order their deployments first appear."""
+        return list(chain.from_iterable(self._outcomes.values()))
+
+    def negatives(self) -> list[Deployment]:
+        return list(chain.from_iterable(self._negatives.values()))
 
 
 def deployment_outcomes(
@@ -86,34 +207,25 @@ def deployment_outcomes(
     memo: OutcomeMemo | None = None,
 ) -> tuple[list[DeploymentOutcome], list[Deployment]]:
     """Every production deployment started by ``now``, and those whose recovery was negative."""
+    if memo is not None:
+        memo.refresh(deployments, links, now, recovery, fold)
+        return memo.outcomes(), memo.negatives()
     result: list[DeploymentOutcome] = []
     negative: list[Deployment] = []
     by_app: dict[str | None, list[Deployment]] = defaultdict(list)
     for deployment in deployments:
-        if is_production(deployment):
+        if deployment.environment is Environment.PRODUCTION:
             by_app[deployment.app].append(deployment)
     for app, every in by_app.items():
-        if memo is not None:
-            key = tuple(every)
-            blamed = tuple([tuple(links.incidents_of.get(d.id, ())) for d in every])
-            cached = memo.get(app)
-            if cached is not None and cached[2] <= now and cached[0] == key and cached[1] == blamed:
-                result.extend(cached[3])
-                negative.extend(cached[4])
-                continue
         sequence = [d for d in every if d.started_at <= now]
         outcomes, negatives = _app_outcomes(app, sequence, links, now, recovery, fold)
         result.extend(outcomes)
         negative.extend(negatives)
-        if memo is not None:
-            settled = _settled_at(every, blamed)
-            if settled <= now:
-                memo[app] = (key, blamed, settled, outcomes, negatives)
     return result, negative
 
 
 def _settled_at(
-    deployments: Iterable[Deployment], blamed: Iterable[tuple[Incident, ...]]
+    deployments: Sequence[Deployment], blamed: Iterable[Iterable[Incident]]
 ) -> datetime:
     """The latest instant the outcomes look at: from then on ``now`` changes none of them."""
     instants = [d.finished_at or d.started_at for d in deployments]

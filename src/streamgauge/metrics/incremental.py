@@ -1,13 +1,18 @@
-"""The calculator kept alive between computations, so an update recomputes less.
+"""The calculator kept alive between computations, so an update recomputes little.
 
 :class:`Calculator` holds the model records by kind and id, each work item's status history
-in order, and a :class:`~streamgauge.metrics.Memo` of the facts that can no longer move: the
-flow of a done item and the value stream of a done item whose changes are all deployed. An
-update replaces records by id and rebuilds only the histories of the items it touched; the
-next computation reuses every memoized fact whose inputs are the very same objects (a record
-that changed is a new object), and recomputes the rest. Its snapshot is always the one
-:func:`streamgauge.metrics.compute_all` gives for the same records and ``now``, which a test
-holds it to.
+in order, the joins of the records (:class:`~streamgauge.linking.Links`) and a
+:class:`~streamgauge.metrics.Memo` of every fact. An update replaces records by id and
+rebuilds only the histories of the items it touched. The next computation extends the joins
+in place with the records that changed, and the memo works out again only the facts those
+records and the joins that moved reach, plus the facts that still move with ``now`` (items in
+progress, changes whose deployment is yet to finish, running deployments, open incidents).
+Every other fact is the very object of the previous computation, at the same place in its
+list (the order of the records). Joins that cannot be extended in place, or a ``now`` earlier
+than the last one, make the memo look at every record again, keeping the facts whose inputs
+are the very same objects. Its snapshot is always the one
+:func:`streamgauge.metrics.compute_all` gives for the same records and ``now``, which tests
+hold it to.
 """
 
 from __future__ import annotations
@@ -96,10 +101,14 @@ class Calculator:
         """The facts at ``now``; their links are this calculator's, kept until the next update."""
         with gc_paused():
             dataset = self.dataset()
-            if self.links is None or not self.links.extend(self._changed, dataset.incidents):
+            if self.links is None or not self.links.extend(self._changed):
                 window = self.settings.metrics.incident_window
+                before = self.links
                 self.links = Links.build(dataset, incident_window=window)
-                self.links.index_changes(dataset.changes)
+                self.links.index(dataset)
+                if before is not None:
+                    # keyed by record and checked by identity, so still good for these records
+                    self.links.push_memo = before.push_memo
             self._changed = []
             return compute_facts(
                 dataset,

@@ -19,11 +19,12 @@ its active and waiting time are unknown (None) and flow efficiency leaves it out
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
+from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.dimensions import Group, LabelFolder
 from streamgauge.metrics.windows import seconds_between
 from streamgauge.model import FlowState, StatusChange, WorkItem
@@ -62,20 +63,178 @@ class ItemFlow:
 
 
 History = tuple[StatusChange, ...]
-# item id -> (the item, its history, its flow): a done item's flow, kept while neither changes
-FlowMemo = dict[str, tuple[WorkItem, History, ItemFlow]]
+# Where a walk through a status history ends: state, started, done, active seconds, and when
+# the last change happened.
+Walk = tuple[FlowState, datetime | None, datetime | None, float, datetime]
+# An item's flow as last worked out: the item and history it came from, the walk through that
+# history (when all of it happened by now), the flow (None: created after now), and the moment
+# from which ``now`` no longer changes it (None: it moves with ``now``).
+_Entry = tuple[WorkItem, History, Walk | None, "ItemFlow | None", datetime | None]
+
+
+class FlowMemo:
+    """Each work item's flow, kept from one computation to the next.
+
+    The flows are kept with the joins of the records (:class:`~streamgauge.linking.Links`):
+    after an extension of the same joins and at a ``now`` no earlier than last time, only the
+    items it took in or whose history it changed, and the items whose flow moves with ``now``
+    (in progress, or not created yet) are worked out again; their walk through the history is
+    kept, so a flow that only moves with ``now`` costs a few comparisons. Anything else works
+    every item out, keeping each flow whose item and history are the very same objects and that
+    ``now`` cannot move. A flow worked out again equal to the kept one is the kept object.
+    """
+
+    __slots__ = ("_entries", "_flows", "_generation", "_links", "_now", "_unsettled", "moved")
+
+    def __init__(self) -> None:
+        self._links: Links | None = None
+        self._generation = 0
+        self._now: datetime | None = None
+        self._entries: dict[str, _Entry] = {}  # by item id, every item
+        self._flows: InRecordOrder[ItemFlow] = InRecordOrder()
+        self._unsettled: set[str] = set()  # ids of the items whose flow moves with now
+        self.moved: set[str] = set()  # ids of the items whose flow the latest computation changed
+
+    def flow(self, item_id: str) -> ItemFlow | None:
+        """The item's flow as of the latest computation."""
+        entry = self._entries.get(item_id)
+        return entry[3] if entry is not None else None
+
+    def refresh(
+        self,
+        items: Iterable[WorkItem],
+        histories: Mapping[str, History],
+        links: Links,
+        now: datetime,
+        fold: LabelFolder,
+    ) -> list[ItemFlow]:
+        """The flows at ``now`` of ``items`` (every one), in their order."""
+        self.moved = set()
+        if not (
+            self._links is links
+            and links.changes_by_sha is not None
+            and 0 <= links.generation - self._generation <= 1
+            and self._now is not None
+            and now >= self._now
+        ):
+            self._rebuild(items, histories, links, now, fold)
+        else:
+            latest: dict[str, WorkItem] = {}
+            ids = set(self._unsettled)
+            if links.generation != self._generation:
+                for old, record in links.changed:
+                    if isinstance(record, WorkItem):
+                        latest[record.id] = record
+                    elif isinstance(record, StatusChange):
+                        ids.add(record.item_id)
+                        if isinstance(old, StatusChange):
+                            ids.add(old.item_id)
+            ids.update(latest)
+            for item_id in ids:
+                item = latest.get(item_id)
+                if item is None:
+                    entry = self._entries.get(item_id)
+                    if entry is None:
+                        continue  # a status change of an item not known (yet)
+                    item = entry[0]
+                before = self._entries.get(item_id)
+                flow = self._update(item, histories.get(item_id, ()), now, fold, before)
+                self._flows.put(links.rank[item_id], flow)
+        self._links, self._generation, self._now = links, links.generation, now
+        return self._flows.list()
+
+    def _rebuild(
+        self,
+        items: Iterable[WorkItem],
+        histories: Mapping[str, History],
+        links: Links,
+        now: datetime,
+        fold: LabelFolder,
+    ) -> None:
+        ranks: list[int] = []
+        flows: list[ItemFlow] = []
+        rank = links.rank if links.changes_by_sha is not None else None
+        kept, self._entries, self._unsettled = self._entries, {}, set()
+        for position, item in enumerate(items):
+            flow = self._update(item, histories.get(item.id, ()), now, fold, kept.get(item.id))
+            if flow is not None:
+                ranks.append(rank[item.id] if rank is not None else position)
+                flows.append(flow)
+        self._flows = InRecordOrder(ranks, flows)
+
+    def _update(
+        self,
+        item: WorkItem,
+        history: History,
+        now: datetime,
+        fold: LabelFolder,
+        entry: _Entry | None,
+    ) -> ItemFlow | None:
+        before = entry[3] if entry is not None else None
+        walk = None
+        if entry is not None and entry[0] is item and entry[1] is history:
+            settled = entry[4]
+            if settled is not None and settled <= now:
+                self._entries[item.id] = entry
+                self._unsettled.discard(item.id)
+                return before
+            walk = entry[2]
+        flow, walk, settled = _worked_out(item, history, walk, now, fold)
+        if settled is not None and settled > now:
+            settled = None  # worked out before the flow settles: not the one to keep
+        if before is not None and flow is not None and before == flow:
+            flow = before
+        if flow is not before:
+            self.moved.add(item.id)
+        self._entries[item.id] = (item, history, walk, flow, settled)
+        if settled is None:
+            self._unsettled.add(item.id)
+        else:
+            self._unsettled.discard(item.id)
+        return flow
+
+
+def _worked_out(
+    item: WorkItem, history: History, walk: Walk | None, now: datetime, fold: LabelFolder
+) -> tuple[ItemFlow | None, Walk | None, datetime | None]:
+    """The flow at ``now``, the walk it took, and from when ``now`` no longer moves it."""
+    created = item.created_at
+    if created > now:
+        return None, walk, None
+    group = fold.pair(item.team, item.app)
+    if history:
+        last = history[-1].at
+        if last > now:
+            return _flow(item, group, history, now), None, None
+        if walk is None:
+            walk = _walk(created, history)
+        flow = _finish(item, group, history, walk, now)
+        # done, or never started: nothing in it runs up to now
+        moves = walk[0] is not FlowState.DONE and walk[1] is not None
+        return flow, walk, None if moves else max(created, last)
+    flow = _flow(item, group, history, now)
+    instants = [created]
+    if item.started_at is not None:
+        instants.append(item.started_at)
+    if item.flow_state is FlowState.DONE and item.done_at is not None:
+        instants.append(item.done_at)
+    return flow, None, max(instants)
 
 
 def group_histories(status_changes: Iterable[StatusChange]) -> dict[str, History]:
     """Each item's status changes in time order (then id, so equal times keep one order)."""
-    grouped: dict[str, list[StatusChange]] = defaultdict(list)
+    grouped: dict[str, list[StatusChange]] = {}
     for change in status_changes:
-        grouped[change.item_id].append(change)
-    return {item: tuple(sorted(changes, key=_order)) for item, changes in grouped.items()}
+        found = grouped.get(change.item_id)
+        if found is None:
+            grouped[change.item_id] = [change]
+        else:
+            found.append(change)
+    order = _ORDER
+    return {item: tuple(sorted(changes, key=order)) for item, changes in grouped.items()}
 
 
-def _order(change: StatusChange) -> tuple[datetime, str]:
-    return change.at, change.id
+_ORDER = attrgetter("at", "id")
 
 
 def item_flows(
@@ -85,43 +244,28 @@ def item_flows(
     now: datetime,
     fold: LabelFolder,
     memo: FlowMemo | None = None,
+    links: Links | None = None,
 ) -> list[ItemFlow]:
-    """The flow of each work item created by ``now``.
+    """The flow of each work item created by ``now``, in the order of ``items``.
 
-    With a ``memo``, a done item whose record and history are the very same objects as last
-    time, all of it by ``now``, keeps its flow: nothing it depends on can have moved.
+    ``memo`` (with the ``links`` of the records) keeps flows between calls; the result is the
+    same.
     """
+    if memo is not None and links is not None:
+        return memo.refresh(items, histories, links, now, fold)
     out: list[ItemFlow] = []
+    pair = fold.pair
     for item in items:
-        if item.created_at > now:
-            continue
-        history = histories.get(item.id, ())
-        if memo is not None:
-            cached = memo.get(item.id)
-            if (
-                cached is not None
-                and cached[0] is item
-                and cached[1] is history
-                and cached[2].done_at is not None
-                and cached[2].done_at <= now
-                and (not history or history[-1].at <= now)
-            ):
-                out.append(cached[2])
-                continue
-        flow = _flow(item, fold.pair(item.team, item.app), history, now)
-        if memo is not None and flow.done_at is not None and (not history or history[-1].at <= now):
-            memo[item.id] = (item, history, flow)
-        out.append(flow)
+        if item.created_at <= now:
+            out.append(_flow(item, pair(item.team, item.app), histories.get(item.id, ()), now))
     return out
 
 
 def _flow(item: WorkItem, group: Group, history: History, now: datetime) -> ItemFlow:
-    if history and history[-1].at <= now:
-        return _from_history(item, group, history, now)
     if history:
-        seen = tuple(c for c in history if c.at <= now)
+        seen = history if history[-1].at <= now else tuple([c for c in history if c.at <= now])
         if seen:
-            return _from_history(item, group, seen, now)
+            return _finish(item, group, seen, _walk(item.created_at, seen), now)
         # not moved yet by now: it was where its first move took it from (new if unknown)
         state = history[0].from_state or FlowState.NEW
         started = item.created_at if state in STARTED_STATES else None
@@ -134,34 +278,51 @@ def _flow(item: WorkItem, group: Group, history: History, now: datetime) -> Item
     return ItemFlow(item, group, state, started, done, None, None, ())
 
 
-def _from_history(
-    item: WorkItem, group: Group, history: tuple[StatusChange, ...], now: datetime
-) -> ItemFlow:
+def _walk(created_at: datetime, history: History) -> Walk:
+    """Where the status changes of ``history`` (in order) leave an item created at ``created_at``.
+
+    Before its first change the item was in the state that change moved it from.
+    """
+    active_state = FlowState.ACTIVE
     state = history[0].from_state or FlowState.NEW
-    since = item.created_at
-    started: datetime | None = item.created_at if state in STARTED_STATES else None
+    since = created_at
+    started: datetime | None = created_at if state in STARTED_STATES else None
     done: datetime | None = None
     active = 0.0
+    # one pass, comparisons rather than min and max: this runs for every status change
     for change in history:
-        if started is not None and state is FlowState.ACTIVE:
-            active += max(0.0, seconds_between(max(since, started), change.at))
+        at = change.at
+        if state is active_state and started is not None:
+            begin = started if started > since else since
+            if at > begin:
+                active += (at - begin).total_seconds()
         state = change.to_state
-        since = change.at
+        since = at
         if started is None and state in STARTED_STATES:
-            started = change.at
+            started = at
         if state is FlowState.DONE:
-            done = change.at
+            done = at
+    return state, started, done, active, since
+
+
+def _finish(item: WorkItem, group: Group, history: History, walk: Walk, now: datetime) -> ItemFlow:
+    """The flow at ``now`` of an item whose history (all of it by ``now``) ends in ``walk``."""
+    state, started, done, active, since = walk
     end = now
     if state is FlowState.DONE:
         end = done or now
-    elif started is not None and state is FlowState.ACTIVE:
-        active += max(0.0, seconds_between(max(since, started), now))
-    if state is not FlowState.DONE:
+    else:
         done = None
+        if started is not None and state is FlowState.ACTIVE:
+            begin = started if started > since else since
+            if now > begin:
+                active += (now - begin).total_seconds()
     if started is None:
-        return ItemFlow(
-            item, group, state, None, done, 0.0 if done else None, 0.0 if done else None, history
-        )
-    span = max(0.0, seconds_between(started, end))
-    active = min(active, span)
+        measured = 0.0 if done else None
+        return ItemFlow(item, group, state, None, done, measured, measured, history)
+    span = (end - started).total_seconds()
+    if span < 0:
+        span = 0.0
+    if span < active:
+        active = span
     return ItemFlow(item, group, state, started, done, active, span - active, history)

@@ -14,15 +14,15 @@ change):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from streamgauge.linking import Links
+from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group, LabelFolder
-from streamgauge.metrics.windows import TimeIndex, seconds_between
+from streamgauge.metrics.windows import TimeIndex
 from streamgauge.model import Change, ChangeState, Commit, Deployment
 
 PARTS = ("coding", "pickup", "review", "deploy")
@@ -61,22 +61,30 @@ def lead_time_parts(
     monotone (each at least the one before), so the parts are never negative and always add up
     to the lead time; a change without a review has pickup up to its merge and no review part.
     """
-    opened = max(started_at, change.created_at)
-    merged = max(opened, change.merged_at or opened)
-    reviewed = merged if change.first_review_at is None else change.first_review_at
-    reviewed = min(max(opened, reviewed), merged)
-    end = max(merged, deployed_at)
+    # comparisons rather than min and max: this runs for every change deployed
+    created = change.created_at
+    opened = created if created > started_at else started_at
+    merged_at = change.merged_at
+    merged = merged_at if merged_at is not None and merged_at > opened else opened
+    review = change.first_review_at
+    if review is None:
+        reviewed = merged
+    else:
+        reviewed = review if review > opened else opened
+        if merged < reviewed:
+            reviewed = merged
+    end = deployed_at if deployed_at > merged else merged
     clamped = (
-        change.created_at < started_at
-        or (change.merged_at is not None and change.merged_at < opened)
-        or (change.first_review_at is not None and change.first_review_at != reviewed)
+        created < started_at
+        or (merged_at is not None and merged_at < opened)
+        or (review is not None and review != reviewed)
         or end != deployed_at
     )
     return (
-        seconds_between(started_at, opened),
-        seconds_between(opened, reviewed),
-        seconds_between(reviewed, merged),
-        seconds_between(merged, end),
+        (opened - started_at).total_seconds(),
+        (reviewed - opened).total_seconds(),
+        (merged - reviewed).total_seconds(),
+        (end - merged).total_seconds(),
     ), clamped
 
 
@@ -117,10 +125,162 @@ class DoraFacts:
         return index
 
 
-# change id -> (the change, its shipping deployment, what became of it): a change deployed by
-# now keeps its lead time while both records are the very same objects.
-LeadMemo = dict[str, tuple[Change, Deployment, str, "LeadTime | None", bool]]
-COUNTED, NEGATIVE, TOO_LONG = "counted", "negative", "too_long"
+# What became of a merged change as seen at now (or of a direct push).
+COUNTED, NEGATIVE, TOO_LONG, NOT_DEPLOYED = "counted", "negative", "too_long", "not_deployed"
+# (the change, its shipping deployment, what became of it, its lead time when counted, whether
+# its parts were clamped)
+Verdict = tuple[Change, Deployment | None, str, LeadTime | None, bool]
+
+
+class LeadMemo:
+    """Each merged change's lead time, kept from one computation to the next.
+
+    The verdicts are kept with the joins they were worked out from: after an extension of the
+    same joins (:meth:`.Links.extend`) and at a ``now`` no earlier than last time, only the
+    changes the extension names (replaced, or shipped otherwise) and those whose deployment
+    finishes after the last ``now`` are looked at again. Anything else (joins built anew, an
+    earlier ``now``) looks at every change, keeping the lead time of each whose change and
+    deployment are the very same objects. A lead time worked out again equal to the kept one
+    is the kept object. A memo serves one set of settings.
+    """
+
+    __slots__ = (
+        "_clamped",
+        "_generation",
+        "_leads",
+        "_links",
+        "_negative",
+        "_never",
+        "_now",
+        "_too_long",
+        "_verdicts",
+        "_waiting",
+    )
+
+    def __init__(self) -> None:
+        self._links: Links | None = None
+        self._generation = 0
+        self._now: datetime | None = None
+        self._verdicts: dict[str, Verdict] = {}  # by change id, merged changes only
+        self._waiting: set[str] = set()  # ids of changes shipped by a deployment after now
+        self._leads: InRecordOrder[LeadTime] = InRecordOrder()
+        self._never: InRecordOrder[Change] = InRecordOrder()
+        self._negative: InRecordOrder[Change] = InRecordOrder()
+        self._too_long: InRecordOrder[Change] = InRecordOrder()
+        self._clamped: InRecordOrder[Change] = InRecordOrder()
+
+    def _follows(self, links: Links, now: datetime) -> bool:
+        """Whether only what the latest extension of the joins names can have moved."""
+        return (
+            self._links is links
+            and links.changes_by_sha is not None
+            and 0 <= links.generation - self._generation <= 1
+            and self._now is not None
+            and now >= self._now
+        )
+
+    def refresh(
+        self,
+        changes: Iterable[Change],
+        links: Links,
+        now: datetime,
+        limit: float,
+        fold: LabelFolder,
+    ) -> None:
+        """Bring the verdicts to ``now`` over ``changes`` (every change) and their joins."""
+        if self._follows(links, now):
+            ids = set(self._waiting)
+            if links.generation != self._generation:
+                ids.update(links.moved)  # every change taken in is there too
+            for change_id in ids:
+                self._update(links.changes[change_id], links, now, limit, fold)
+        else:
+            self._rebuild(changes, links, now, limit, fold)
+        self._links, self._generation, self._now = links, links.generation, now
+
+    def _rebuild(
+        self,
+        changes: Iterable[Change],
+        links: Links,
+        now: datetime,
+        limit: float,
+        fold: LabelFolder,
+    ) -> None:
+        verdicts: dict[str, Verdict] = {}
+        ranked: dict[str, tuple[list[int], list[Any]]] = {
+            kind: ([], []) for kind in (COUNTED, NOT_DEPLOYED, NEGATIVE, TOO_LONG, "clamped")
+        }
+        ranks = links.rank if links.changes_by_sha is not None else None
+        self._waiting = set()
+        for position, change in enumerate(changes):
+            verdict = self._verdict(change, links, now, limit, fold)
+            if verdict is None:
+                continue
+            verdicts[change.id] = verdict
+            rank = ranks[change.id] if ranks is not None else position
+            kind = verdict[2]
+            found = ranked[kind]
+            found[0].append(rank)
+            found[1].append(verdict[3] if kind == COUNTED else change)
+            if verdict[4]:
+                ranked["clamped"][0].append(rank)
+                ranked["clamped"][1].append(change)
+        self._verdicts = verdicts
+        self._leads = InRecordOrder(*ranked[COUNTED])
+        self._never = InRecordOrder(*ranked[NOT_DEPLOYED])
+        self._negative = InRecordOrder(*ranked[NEGATIVE])
+        self._too_long = InRecordOrder(*ranked[TOO_LONG])
+        self._clamped = InRecordOrder(*ranked["clamped"])
+
+    def _update(
+        self, change: Change, links: Links, now: datetime, limit: float, fold: LabelFolder
+    ) -> None:
+        verdict = self._verdict(change, links, now, limit, fold)
+        kind = verdict[2] if verdict is not None else None
+        if verdict is None:
+            self._verdicts.pop(change.id, None)
+        else:
+            self._verdicts[change.id] = verdict
+        rank = links.rank[change.id]
+        self._leads.put(rank, verdict[3] if verdict is not None and kind == COUNTED else None)
+        self._never.put(rank, change if kind == NOT_DEPLOYED else None)
+        self._negative.put(rank, change if kind == NEGATIVE else None)
+        self._too_long.put(rank, change if kind == TOO_LONG else None)
+        self._clamped.put(rank, change if verdict is not None and verdict[4] else None)
+
+    def _verdict(
+        self, change: Change, links: Links, now: datetime, limit: float, fold: LabelFolder
+    ) -> Verdict | None:
+        self._waiting.discard(change.id)
+        if change.state is not ChangeState.MERGED:
+            return None
+        deployment = links.shipping_deployment(change)
+        deployed_at = deployment.finished_at if deployment is not None else None
+        if deployed_at is None or deployed_at > now:
+            if deployed_at is not None:
+                self._waiting.add(change.id)
+            return change, deployment, NOT_DEPLOYED, None, False
+        assert deployment is not None
+        kept = self._verdicts.get(change.id)
+        if (
+            kept is not None
+            and kept[0] is change
+            and kept[1] is deployment
+            and kept[2] != NOT_DEPLOYED
+        ):
+            return kept
+        verdict = _lead_time(change, deployment, deployed_at, limit, fold)
+        if kept is not None and verdict[3] is not None and verdict[3] == kept[3]:
+            verdict = (change, deployment, verdict[2], kept[3], verdict[4])
+        return verdict
+
+    def fill(self, facts: DoraFacts) -> None:
+        """Put the verdicts into ``facts``, in the order of the changes."""
+        facts.lead_times.extend(self._leads)
+        facts.never_deployed.extend(self._never)
+        facts.negative_lead_times.extend(self._negative)
+        facts.too_long_lead_times.extend(self._too_long)
+        facts.clamped_parts.extend(self._clamped)
 
 
 def lead_times(
@@ -135,35 +295,35 @@ def lead_times(
 ) -> None:
     """Fill ``facts.lead_times`` (and the lists of left-out changes)."""
     limit = max_lead_time.total_seconds()
+    if memo is not None:
+        memo.refresh(changes, links, now, limit, fold)
+        memo.fill(facts)
+        return
+    ship = links.shipping_deployment
     for change in changes:
         if change.state is not ChangeState.MERGED:
             continue
-        deployment = links.shipping_deployment(change)
+        deployment = ship(change)
         deployed_at = deployment.finished_at if deployment is not None else None
         if deployment is None or deployed_at is None or deployed_at > now:
             facts.never_deployed.append(change)
             continue
-        cached = memo.get(change.id) if memo is not None else None
-        if cached is None or cached[0] is not change or cached[1] is not deployment:
-            cached = _lead_time(change, deployment, deployed_at, limit, fold)
-            if memo is not None:
-                memo[change.id] = cached
-        _, _, outcome, lead, clamped = cached
-        if outcome == NEGATIVE:
-            facts.negative_lead_times.append(change)
-        elif outcome == TOO_LONG:
-            facts.too_long_lead_times.append(change)
-        elif lead is not None:
+        _, _, outcome, lead, clamped = _lead_time(change, deployment, deployed_at, limit, fold)
+        if lead is not None:
             if clamped:
                 facts.clamped_parts.append(change)
             facts.lead_times.append(lead)
+        elif outcome == NEGATIVE:
+            facts.negative_lead_times.append(change)
+        else:
+            facts.too_long_lead_times.append(change)
 
 
 def _lead_time(
     change: Change, deployment: Deployment, deployed_at: datetime, limit: float, fold: LabelFolder
-) -> tuple[Change, Deployment, str, LeadTime | None, bool]:
+) -> Verdict:
     started_at = change.first_commit_at or change.created_at
-    seconds = seconds_between(started_at, deployed_at)
+    seconds = (deployed_at - started_at).total_seconds()
     if seconds < 0:
         return change, deployment, NEGATIVE, None, False
     if seconds > limit:
@@ -176,7 +336,7 @@ def _lead_time(
 
 def direct_pushes(
     commits: Iterable[Commit],
-    changes: Iterable[Change],
+    changes: Collection[Change],
     links: Links,
     *,
     now: datetime,
@@ -188,42 +348,54 @@ def direct_pushes(
 
     Such a commit was pushed straight to the deployed branch: it counts as a change of one
     commit, from ``authored_at`` to its deployment, all of it the deploy part. Merge commits
-    (two parents or more) are how changes land, not changes of their own.
+    (two parents or more) are how changes land, not changes of their own. A lead time worked
+    out before for the very same commit and deployment is that object again.
     """
-    in_changes: set[str] = set()
-    for change in changes:
-        if change.merge_sha:
-            in_changes.add(change.merge_sha)
-        in_changes.update(change.commit_shas)
-    # shipped shas no change lists: few, so most commits are passed over with one lookup
-    candidates = links.shipped_by.keys() - in_changes
-    if not candidates:
+    pushed = links.unlisted_commits(commits, changes)
+    if not pushed:
         return
     limit = max_lead_time.total_seconds()
-    for commit in commits:
-        if commit.sha not in candidates or len(commit.parents) > 1:
+    memo = links.push_memo
+    for commit in pushed:
+        if len(commit.parents) > 1:
             continue
         deployment = links.shipping_deployment_of_commit(commit.sha)
         deployed_at = deployment.finished_at if deployment is not None else None
         if deployment is None or deployed_at is None or deployed_at > now:
             continue
-        seconds = seconds_between(commit.authored_at, deployed_at)
-        if seconds < 0:
+        kept = memo.get(commit.id)
+        if kept is None or kept[0] is not commit or kept[1] is not deployment:
+            outcome, lead = _push(commit, deployment, deployed_at, limit, fold)
+            if kept is not None and lead is not None and lead == kept[3]:
+                lead = kept[3]
+            kept = (commit, deployment, outcome, lead)
+            memo[commit.id] = kept
+        outcome, lead = kept[2], kept[3]
+        if lead is not None:
+            facts.lead_times.append(lead)
+        elif outcome == NEGATIVE:
             facts.negative_lead_times.append(commit)
-            continue
-        if seconds > limit:
+        else:
             facts.too_long_lead_times.append(commit)
-            continue
-        group = fold.pair(deployment.team or commit.team, deployment.app or commit.app)
-        facts.lead_times.append(
-            LeadTime(
-                None,
-                deployment,
-                commit.authored_at,
-                deployed_at,
-                seconds,
-                group,
-                (0.0, 0.0, 0.0, seconds),
-                commit,
-            )
-        )
+
+
+def _push(
+    commit: Commit, deployment: Deployment, deployed_at: datetime, limit: float, fold: LabelFolder
+) -> tuple[str, LeadTime | None]:
+    seconds = (deployed_at - commit.authored_at).total_seconds()
+    if seconds < 0:
+        return NEGATIVE, None
+    if seconds > limit:
+        return TOO_LONG, None
+    group = fold.pair(deployment.team or commit.team, deployment.app or commit.app)
+    lead = LeadTime(
+        None,
+        deployment,
+        commit.authored_at,
+        deployed_at,
+        seconds,
+        group,
+        (0.0, 0.0, 0.0, seconds),
+        commit,
+    )
+    return COUNTED, lead

@@ -23,16 +23,30 @@ Reasons:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
-from streamgauge.linking import Links, is_production
+from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups
 from streamgauge.metrics.dora import DoraFacts
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.model import ChangeState, Dataset, FlowState, Record, RunResult
+from streamgauge.model import (
+    Change,
+    ChangeState,
+    Commit,
+    Dataset,
+    Deployment,
+    Environment,
+    FlowState,
+    Incident,
+    Record,
+    RunResult,
+    StatusChange,
+    WorkItem,
+)
 
 DATA_QUALITY = "streamgauge_data_quality_records"
 REASONS = (
@@ -54,77 +68,399 @@ class Problem:
     group: Group
 
 
+# The problems kept per record, each list in the order of the records it is about.
+_SLOTS = (
+    "deployment_without_commits",
+    "change_without_work_item",
+    "incident_unattributed",
+    "incident_negative_span",
+    "incomplete_history",
+    "unmapped_status",
+)
+_DONE = (FlowState.DONE, FlowState.CANCELED)
+
+
 def problems(
-    dataset: Dataset, links: Links, facts: DoraFacts, *, now: datetime, fold: LabelFolder
+    dataset: Dataset,
+    links: Links,
+    facts: DoraFacts,
+    *,
+    now: datetime,
+    fold: LabelFolder,
+    memo: QualityMemo | None = None,
 ) -> list[Problem]:
-    """Every data-quality problem of ``dataset`` at ``now``, in a stable order."""
+    """Every data-quality problem of ``dataset`` at ``now``, in a stable order.
+
+    ``memo`` keeps the verdicts on each record between calls (see :class:`QualityMemo`); the
+    result is the same.
+    """
+    if memo is not None:
+        found = memo.refresh(dataset, links, now, fold)
+
+        def make(reason: str, record: Record) -> Problem:
+            return memo.problem(reason, record, fold)
+
+    else:
+        found = _by_record(dataset, links, now, fold)
+
+        def make(reason: str, record: Record) -> Problem:
+            return Problem(reason, record, fold.pair(record.team, record.app))
+
     out: list[Problem] = []
 
     def add(reason: str, records: Iterable[Record]) -> None:
-        out.extend(Problem(reason, r, fold.pair(r.team, r.app)) for r in records)
+        out.extend([make(reason, r) for r in records])
+
+    out.extend(found["deployment_without_commits"])
+    add("change_never_deployed", facts.never_deployed)
+    out.extend(found["change_without_work_item"])
+    out.extend(found["incident_unattributed"])
+    add("negative_span", facts.negative_lead_times)
+    add("negative_span", facts.negative_recoveries)
+    add("negative_span", facts.clamped_parts)
+    out.extend(found["incident_negative_span"])
+    add("lead_time_too_long", facts.too_long_lead_times)
+    out.extend(found["incomplete_history"])
+    out.extend(found["unmapped_status"])
+    return out
+
+
+def _by_record(
+    dataset: Dataset, links: Links, now: datetime, fold: LabelFolder
+) -> dict[str, list[Problem]]:
+    """The problems found on the records themselves, by slot (see :data:`_SLOTS`)."""
+    pair = fold.pair
+
+    def made(reason: str, records: Iterable[Record]) -> list[Problem]:
+        return [Problem(reason, r, pair(r.team, r.app)) for r in records]
 
     known: set[str] = {c.sha for c in dataset.commits}
-    for change in dataset.changes:
-        if change.merge_sha:
-            known.add(change.merge_sha)
-        known.update(change.commit_shas)
-    add(
-        "deployment_without_commits",
-        (
-            d
-            for d in dataset.deployments
-            if is_production(d)
-            and d.result is RunResult.SUCCESS
-            and d.finished_at is not None
-            and d.finished_at <= now
-            and known.isdisjoint(d.commit_shas)
-            and (not d.sha or d.sha not in known)
+    known.update([c.merge_sha for c in dataset.changes if c.merge_sha])
+    known.update(chain.from_iterable([c.commit_shas for c in dataset.changes]))
+    production, success = Environment.PRODUCTION, RunResult.SUCCESS
+    found = {
+        "deployment_without_commits": made(
+            "deployment_without_commits",
+            [
+                d
+                for d in dataset.deployments
+                if d.environment is production
+                and d.result is success
+                and d.finished_at is not None
+                and d.finished_at <= now
+                and known.isdisjoint(d.commit_shas)
+                and (not d.sha or d.sha not in known)
+            ],
         ),
-    )
-    add("change_never_deployed", facts.never_deployed)
+        "change_without_work_item": [],
+        "incident_unattributed": made(
+            "incident_unattributed",
+            [i for i in dataset.incidents if i.opened_at <= now and i.id not in links.blame],
+        ),
+        "incident_negative_span": made(
+            "negative_span",
+            [
+                i
+                for i in dataset.incidents
+                if i.resolved_at is not None and i.resolved_at < i.opened_at and i.opened_at <= now
+            ],
+        ),
+        "incomplete_history": made(
+            "incomplete_history", [w for w in dataset.work_items if not w.history_complete]
+        ),
+    }
     keys = links.work_items.keys()
     if keys:
-        add(
+        found["change_without_work_item"] = made(
             "change_without_work_item",
-            (
+            [
                 c
                 for c in dataset.changes
                 if c.state is ChangeState.MERGED
                 and c.merged_at is not None
                 and c.merged_at <= now
                 and keys.isdisjoint(c.work_item_keys)
-            ),
+            ],
         )
-    add(
-        "incident_unattributed",
-        (i for i in dataset.incidents if i.opened_at <= now and i.id not in links.blame),
+    open_unstaged = [
+        w
+        for w in dataset.work_items
+        if w.stage is None and w.flow_state not in _DONE and w.created_at <= now
+    ]
+    staged: set[str] = set()
+    wanted = {w.source for w in open_unstaged}
+    for change in dataset.status_changes if wanted else ():
+        if change.to_stage is not None and change.source in wanted:
+            staged.add(change.source)
+            wanted.discard(change.source)
+            if not wanted:
+                break
+    found["unmapped_status"] = made(
+        "unmapped_status", [w for w in open_unstaged if w.source in staged]
     )
-    add("negative_span", facts.negative_lead_times)
-    add("negative_span", facts.negative_recoveries)
-    add("negative_span", facts.clamped_parts)
-    add(
-        "negative_span",
-        (
-            i
-            for i in dataset.incidents
-            if i.resolved_at is not None and i.resolved_at < i.opened_at and i.opened_at <= now
-        ),
+    return found
+
+
+class QualityMemo:
+    """The data-quality verdicts on each record, kept from one computation to the next.
+
+    The verdicts are kept with the joins of the records (:class:`~streamgauge.linking.Links`):
+    after an extension of the same joins and at a ``now`` no earlier than last time, only the
+    records it took in, those whose verdict it may move (a deployment whose sha a new commit or
+    change makes known, a change naming the key of a new work item, an incident blamed anew)
+    and those whose verdict waits for ``now`` to pass one of their times are judged again.
+    Anything else, or a sha no longer known, a first work item, a source whose statuses gain or
+    lose their stages, judges every record again.
+    """
+
+    __slots__ = (
+        "_commit_shas",
+        "_found",
+        "_generation",
+        "_has_items",
+        "_incidents",
+        "_links",
+        "_made",
+        "_made_before",
+        "_now",
+        "_staged",
+        "_unknown",
+        "_waiting",
     )
-    add("lead_time_too_long", facts.too_long_lead_times)
-    add("incomplete_history", (w for w in dataset.work_items if not w.history_complete))
-    staged_sources = {c.source for c in dataset.status_changes if c.to_stage is not None}
-    add(
-        "unmapped_status",
-        (
-            w
-            for w in dataset.work_items
-            if w.stage is None
-            and w.source in staged_sources
-            and w.flow_state not in (FlowState.DONE, FlowState.CANCELED)
-            and w.created_at <= now
-        ),
-    )
-    return out
+
+    def __init__(self) -> None:
+        self._links: Links | None = None
+        self._generation = 0
+        self._now: datetime | None = None
+        self._commit_shas: dict[str, int] = {}  # sha -> how many commits have it
+        self._staged: dict[str, int] = {}  # source -> how many of its status changes map a stage
+        self._incidents: dict[str, Incident] = {}  # by id
+        self._has_items = False
+        self._found: dict[str, InRecordOrder[Problem]] = {}  # by slot
+        self._waiting: dict[str, dict[str, Record]] = {}  # by slot: records judged again later
+        # sha no commit or change has -> the successful deployments listing it
+        self._unknown: dict[str, set[str]] = {}
+        # the problems made from the facts' lists, by reason and record id: this computation's,
+        # and the previous one's to take again while the record is the same
+        self._made: dict[tuple[str, str], Problem] = {}
+        self._made_before: dict[tuple[str, str], Problem] = {}
+
+    def problem(self, reason: str, record: Record, fold: LabelFolder) -> Problem:
+        """The problem ``reason`` of ``record``: the one made last time, while the same record."""
+        key = (reason, record.id)
+        found = self._made_before.get(key)
+        if found is None or found.record is not record:
+            found = Problem(reason, record, fold.pair(record.team, record.app))
+        self._made[key] = found
+        return found
+
+    def refresh(
+        self, dataset: Dataset, links: Links, now: datetime, fold: LabelFolder
+    ) -> dict[str, list[Problem]]:
+        """The problems found on the records themselves at ``now``, by slot."""
+        follows = (
+            self._links is links
+            and links.changes_by_sha is not None
+            and 0 <= links.generation - self._generation <= 1
+            and self._now is not None
+            and now >= self._now
+        )
+        self._made_before, self._made = self._made, {}
+        if not follows or not self._update(links, now, fold):
+            self._rebuild(dataset, links, now, fold)
+        self._links, self._generation, self._now = links, links.generation, now
+        return {slot: found.list() for slot, found in self._found.items()}
+
+    def _rebuild(self, dataset: Dataset, links: Links, now: datetime, fold: LabelFolder) -> None:
+        self._commit_shas = dict(Counter([c.sha for c in dataset.commits]))
+        self._staged = dict(
+            Counter([c.source for c in dataset.status_changes if c.to_stage is not None])
+        )
+        self._incidents = {i.id: i for i in dataset.incidents}
+        self._has_items = bool(links.work_items)
+        self._found = {slot: InRecordOrder() for slot in _SLOTS}
+        self._waiting = {slot: {} for slot in _SLOTS}
+        self._unknown = {}
+        rank = links.rank if links.changes_by_sha is not None else None
+        for position, deployment in enumerate(dataset.deployments):
+            where = rank[deployment.id] if rank is not None else position
+            self._judge_deployment(deployment, where, links, now, fold)
+        for position, change in enumerate(dataset.changes):
+            where = rank[change.id] if rank is not None else position
+            self._judge_change(change, where, links, now, fold)
+        for position, incident in enumerate(dataset.incidents):
+            where = rank[incident.id] if rank is not None else position
+            self._judge_incident(incident, where, links, now, fold)
+        for position, item in enumerate(dataset.work_items):
+            where = rank[item.id] if rank is not None else position
+            self._judge_item(item, where, links, now, fold)
+
+    def _update(self, links: Links, now: datetime, fold: LabelFolder) -> bool:
+        """Judge again what may have moved; False: judge every record instead."""
+        deployments: dict[str, Deployment] = {}
+        changes: dict[str, Change] = {}
+        incidents: dict[str, Incident] = {}
+        items: dict[str, WorkItem] = {}
+        index = links.changes_by_sha or {}
+        unknown = self._unknown
+        changed = links.changed if links.generation != self._generation else []
+        for old, record in changed:
+            if isinstance(record, Commit):
+                if isinstance(old, Commit):
+                    if old.sha == record.sha:
+                        continue
+                    if not self._uncount(old.sha, links):
+                        return False  # a sha no longer known
+                self._commit_shas[record.sha] = self._commit_shas.get(record.sha, 0) + 1
+                for deployment_id in unknown.pop(record.sha, ()):
+                    deployments[deployment_id] = links.deployments[deployment_id]
+            elif isinstance(record, Change):
+                changes[record.id] = record
+                for sha in _change_shas(record):
+                    for deployment_id in unknown.pop(sha, ()):
+                        deployments[deployment_id] = links.deployments[deployment_id]
+                if isinstance(old, Change) and any(
+                    sha not in index and sha not in self._commit_shas for sha in _change_shas(old)
+                ):
+                    return False  # a sha no longer known
+            elif isinstance(record, Deployment):
+                deployments[record.id] = record
+            elif isinstance(record, Incident):
+                incidents[record.id] = self._incidents[record.id] = record
+            elif isinstance(record, WorkItem):
+                items[record.id] = record
+                if not self._has_items:
+                    return False  # change_without_work_item counts from the first work item on
+                if old is None:
+                    changes.update((c.id, c) for c in links.changes_by_key.get(record.key, ()))
+            elif isinstance(record, StatusChange):
+                if isinstance(old, StatusChange) and old.to_stage is not None:
+                    left = self._staged[old.source] - 1
+                    self._staged[old.source] = left
+                    if not left:
+                        return False  # a source whose statuses no longer map a stage
+                if record.to_stage is not None:
+                    self._staged[record.source] = self._staged.get(record.source, 0) + 1
+                    if self._staged[record.source] == 1:
+                        return False  # a source whose statuses now map a stage
+        for incident_id in links.reblamed:
+            incidents[incident_id] = self._incidents[incident_id]
+        for records in self._waiting.values():
+            for record in list(records.values()):
+                if isinstance(record, Deployment):
+                    deployments.setdefault(record.id, record)
+                elif isinstance(record, Change):
+                    changes.setdefault(record.id, links.changes[record.id])
+                elif isinstance(record, Incident):
+                    incidents.setdefault(record.id, record)
+                elif isinstance(record, WorkItem):
+                    items.setdefault(record.id, record)
+        rank = links.rank
+        for deployment in deployments.values():
+            self._judge_deployment(deployment, rank[deployment.id], links, now, fold)
+        for change in changes.values():
+            self._judge_change(change, rank[change.id], links, now, fold)
+        for incident in incidents.values():
+            self._judge_incident(incident, rank[incident.id], links, now, fold)
+        for item in items.values():
+            self._judge_item(item, rank[item.id], links, now, fold)
+        return True
+
+    def _uncount(self, sha: str, links: Links) -> bool:
+        """One commit fewer has ``sha``; False when that leaves it unknown."""
+        left = self._commit_shas.get(sha, 0) - 1
+        if left > 0:
+            self._commit_shas[sha] = left
+            return True
+        self._commit_shas.pop(sha, None)
+        return sha in (links.changes_by_sha or {})
+
+    def _judge(
+        self,
+        slot: str,
+        reason: str,
+        rank: int,
+        record: Record,
+        verdict: bool | None,
+        fold: LabelFolder,
+    ) -> None:
+        """Record ``verdict`` on ``record``: a problem (True), none (False), not yet (None)."""
+        found = self._found[slot]
+        if verdict:
+            kept = found.get(rank)
+            if kept is None or kept.record is not record:
+                found.put(rank, Problem(reason, record, fold.pair(record.team, record.app)))
+        else:
+            found.put(rank, None)
+        if verdict is None:
+            self._waiting[slot][record.id] = record
+        else:
+            self._waiting[slot].pop(record.id, None)
+
+    def _judge_deployment(
+        self, deployment: Deployment, rank: int, links: Links, now: datetime, fold: LabelFolder
+    ) -> None:
+        verdict: bool | None = False
+        shas = _deployed_shas(deployment)
+        index = links.changes_by_sha or {}
+        finished = deployment.finished_at
+        if (
+            deployment.environment is Environment.PRODUCTION
+            and deployment.result is RunResult.SUCCESS
+            and finished is not None
+            and not any(sha in self._commit_shas or sha in index for sha in shas)
+        ):
+            verdict = True if finished <= now else None
+            for sha in shas:
+                self._unknown.setdefault(sha, set()).add(deployment.id)
+        slot = "deployment_without_commits"
+        self._judge(slot, slot, rank, deployment, verdict, fold)
+
+    def _judge_change(
+        self, change: Change, rank: int, links: Links, now: datetime, fold: LabelFolder
+    ) -> None:
+        verdict: bool | None = False
+        merged = change.merged_at
+        if (
+            self._has_items
+            and change.state is ChangeState.MERGED
+            and merged is not None
+            and links.work_items.keys().isdisjoint(change.work_item_keys)
+        ):
+            verdict = True if merged <= now else None
+        slot = "change_without_work_item"
+        self._judge(slot, slot, rank, change, verdict, fold)
+
+    def _judge_incident(
+        self, incident: Incident, rank: int, links: Links, now: datetime, fold: LabelFolder
+    ) -> None:
+        opened = incident.opened_at <= now
+        verdict: bool | None = False
+        if incident.id not in links.blame:
+            verdict = True if opened else None
+        self._judge("incident_unattributed", "incident_unattributed", rank, incident, verdict, fold)
+        verdict = False
+        if incident.resolved_at is not None and incident.resolved_at < incident.opened_at:
+            verdict = True if opened else None
+        self._judge("incident_negative_span", "negative_span", rank, incident, verdict, fold)
+
+    def _judge_item(
+        self, item: WorkItem, rank: int, links: Links, now: datetime, fold: LabelFolder
+    ) -> None:
+        slot = "incomplete_history"
+        self._judge(slot, slot, rank, item, not item.history_complete, fold)
+        verdict: bool | None = False
+        if item.stage is None and item.flow_state not in _DONE and self._staged.get(item.source):
+            verdict = True if item.created_at <= now else None
+        self._judge("unmapped_status", "unmapped_status", rank, item, verdict, fold)
+
+
+def _change_shas(change: Change) -> tuple[str, ...]:
+    return (change.merge_sha, *change.commit_shas) if change.merge_sha else change.commit_shas
+
+
+def _deployed_shas(deployment: Deployment) -> tuple[str, ...]:
+    return (deployment.sha, *deployment.commit_shas) if deployment.sha else deployment.commit_shas
 
 
 def add_quality_metrics(snapshot: Snapshot, found: Iterable[Problem], pairs: set[Group]) -> None:

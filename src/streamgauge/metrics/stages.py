@@ -27,14 +27,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from streamgauge.linking import Links
+from streamgauge.linking import InRecordOrder, Links
+from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import OTHER
-from streamgauge.metrics.items import ItemFlow
-from streamgauge.metrics.windows import seconds_between
-from streamgauge.model import Change, ChangeState, Deployment, FlowState
+from streamgauge.metrics.items import FlowMemo, ItemFlow
+from streamgauge.model import Change, ChangeState, Deployment, FlowState, StatusChange
 
 UNMAPPED = "unmapped"
 DELIVERY = ("coding", "pickup", "code_review", "deploy")
@@ -81,65 +82,243 @@ class ItemStream:
         return found
 
 
-# item id -> what its stream was computed from (flow, linked changes, their first production
-# deployments and whether those failed) and the stream: kept while all of that is the same.
+# What an item's stream is worked out from: its flow, the merged changes linked to it, their
+# first production deployments and whether those failed.
 StreamInputs = tuple[ItemFlow, tuple[Change, ...], tuple[Deployment | None, ...], tuple[bool, ...]]
-StreamMemo = dict[str, tuple[StreamInputs, "ItemStream"]]
+# An item's stream as last worked out, from what, and whether ``now`` can still move it.
+_Entry = tuple[StreamInputs, "ItemStream | None", bool]
+# a stage sequence -> the %C&A of its stages (few sequences recur across many items)
+_Verdicts = dict[tuple[str, ...], tuple[tuple[str, bool], ...]]
+
+
+class StreamMemo:
+    """Each done item's value stream, kept from one computation to the next.
+
+    The streams are kept with the joins of the records (:class:`~streamgauge.linking.Links`)
+    and read the flows and the failed deployments of the same memo's other parts: after an
+    extension of the same joins and at a ``now`` no earlier than last time, only the items
+    whose flow moved, those linked to a change the extension took in, shipped otherwise, merged
+    since, or shipped by a deployment whose failure moved, and those whose deployments had not
+    all ended, are worked out again. Anything else works every done item out, keeping each
+    stream whose inputs are the very same objects. A stream worked out again equal to the
+    kept one is the kept object.
+    """
+
+    __slots__ = (
+        "_entries",
+        "_flows",
+        "_generation",
+        "_items_of_key",
+        "_links",
+        "_merging",
+        "_now",
+        "_outcomes",
+        "_streams",
+        "_unsettled",
+        "_verdicts",
+    )
+
+    def __init__(self, flows: FlowMemo, outcomes: OutcomeMemo) -> None:
+        self._flows = flows  # whose flows and moves these streams read
+        self._outcomes = outcomes  # whose failures they read
+        self._links: Links | None = None
+        self._generation = 0
+        self._now: datetime | None = None
+        self._entries: dict[str, _Entry] = {}  # by item id, items done at some point
+        self._streams: InRecordOrder[ItemStream] = InRecordOrder()
+        self._unsettled: set[str] = set()  # ids of items whose stream moves with now
+        self._merging: set[str] = set()  # ids of changes merged after now
+        self._items_of_key: dict[str, set[str]] = {}  # key -> ids of the items with a stream
+        self._verdicts: _Verdicts = {}
+
+    def refresh(
+        self,
+        flows: Iterable[ItemFlow],
+        changes: Iterable[Change],
+        links: Links,
+        failed_deployments: AbstractSet[str],
+        now: datetime,
+    ) -> list[ItemStream]:
+        """The streams at ``now`` of the done items of ``flows`` (every one), in their order."""
+        if not (
+            self._links is links
+            and links.changes_by_sha is not None
+            and 0 <= links.generation - self._generation <= 1
+            and self._now is not None
+            and now >= self._now
+        ):
+            self._rebuild(flows, changes, links, failed_deployments, now)
+        else:
+            for item_id in self._dirty(links, now):
+                flow = self._flows.flow(item_id)
+                stream = None
+                if flow is not None and flow.done_at is not None:
+                    linked = _linked(links, flow.item.key, now)
+                    stream = self._update(flow, linked, links, failed_deployments, now)
+                else:
+                    self._forget(item_id)
+                self._streams.put(links.rank[item_id], stream)
+        self._links, self._generation, self._now = links, links.generation, now
+        return self._streams.list()
+
+    def _dirty(self, links: Links, now: datetime) -> set[str]:
+        """The ids of the items whose stream may have moved since the latest computation."""
+        ids = self._unsettled | self._flows.moved
+        keys: set[str] = set()
+        if links.generation != self._generation:
+            for old, _ in links.changed:
+                if isinstance(old, Change):
+                    keys.update(old.work_item_keys)
+            for change_id in links.moved:
+                change = links.changes[change_id]
+                keys.update(change.work_item_keys)
+                merged_at = change.merged_at
+                if change.state is ChangeState.MERGED and merged_at is not None and merged_at > now:
+                    self._merging.add(change_id)
+        for change_id in list(self._merging):
+            change = links.changes[change_id]
+            if change.merged_at is None or change.merged_at <= now:
+                self._merging.discard(change_id)
+                keys.update(change.work_item_keys)
+        index = links.changes_by_sha or {}
+        for deployment_id in self._outcomes.flipped:
+            deployment = links.deployments[deployment_id]
+            for sha in (deployment.sha, *deployment.commit_shas):
+                for change_id in index.get(sha or "", ()):
+                    keys.update(links.changes[change_id].work_item_keys)
+        for key in keys:
+            ids.update(self._items_of_key.get(key, ()))
+        return ids
+
+    def _rebuild(
+        self,
+        flows: Iterable[ItemFlow],
+        changes: Iterable[Change],
+        links: Links,
+        failed_deployments: AbstractSet[str],
+        now: datetime,
+    ) -> None:
+        kept, self._entries = self._entries, {}
+        self._unsettled, self._items_of_key = set(), {}
+        by_key = _linked_by_key(changes, now)
+        self._merging = {
+            c.id
+            for c in changes
+            if c.state is ChangeState.MERGED and c.merged_at is not None and c.merged_at > now
+        }
+        ranks: list[int] = []
+        streams: list[ItemStream] = []
+        rank = links.rank if links.changes_by_sha is not None else None
+        for position, flow in enumerate(flows):
+            if flow.done_at is None:
+                continue
+            item_id = flow.item.id
+            found = by_key.get(flow.item.key)
+            linked = tuple(found) if found else ()
+            entry = kept.get(item_id)
+            if entry is not None:
+                self._entries[item_id] = entry
+            stream = self._update(flow, linked, links, failed_deployments, now)
+            ranks.append(rank[item_id] if rank is not None else position)
+            streams.append(stream)
+        self._streams = InRecordOrder(ranks, streams)
+
+    def _update(
+        self,
+        flow: ItemFlow,
+        linked: tuple[Change, ...],
+        links: Links,
+        failed_deployments: AbstractSet[str],
+        now: datetime,
+    ) -> ItemStream:
+        item_id = flow.item.id
+        shipping = tuple([links.shipping_deployment(c) for c in linked]) if linked else ()
+        failed = (
+            tuple([d is not None and d.id in failed_deployments for d in shipping])
+            if linked
+            else ()
+        )
+        inputs: StreamInputs = (flow, linked, shipping, failed)
+        settled = _settled(shipping, now)
+        entry = self._entries.get(item_id)
+        before = entry[1] if entry is not None else None
+        if before is not None and settled and entry is not None and entry[2] and entry[0] == inputs:
+            stream = before
+        else:
+            stream = _stream(flow, linked, shipping, failed_deployments, now, self._verdicts)
+            if before is not None and before == stream:
+                stream = before
+        if before is not None and before.flow.item.key != flow.item.key:
+            self._items_of_key.get(before.flow.item.key, set()).discard(item_id)
+        self._items_of_key.setdefault(flow.item.key, set()).add(item_id)
+        self._entries[item_id] = (inputs, stream, settled)
+        if settled:
+            self._unsettled.discard(item_id)
+        else:
+            self._unsettled.add(item_id)
+        return stream
+
+    def _forget(self, item_id: str) -> None:
+        entry = self._entries.pop(item_id, None)
+        if entry is not None and entry[1] is not None:
+            self._items_of_key.get(entry[1].flow.item.key, set()).discard(item_id)
+        self._unsettled.discard(item_id)
+
+
+def _linked(links: Links, key: str, now: datetime) -> tuple[Change, ...]:
+    """The changes merged by ``now`` naming ``key``, in record order."""
+    found = [
+        c
+        for c in links.changes_by_key.get(key, ())
+        if c.state is ChangeState.MERGED and c.merged_at and c.merged_at <= now
+    ]
+    if len(found) > 1:
+        rank = links.rank
+        found.sort(key=lambda c: rank[c.id])
+    return tuple(found)
+
+
+def _linked_by_key(changes: Iterable[Change], now: datetime) -> dict[str, list[Change]]:
+    """The changes merged by ``now``, in record order, by each key they name."""
+    by_key: dict[str, list[Change]] = {}
+    merged = ChangeState.MERGED
+    for change in changes:
+        if change.state is merged and change.merged_at and change.merged_at <= now:
+            for key in change.work_item_keys:
+                found = by_key.get(key)
+                if found is None:
+                    by_key[key] = [change]
+                else:
+                    found.append(change)
+    return by_key
 
 
 def item_streams(
     flows: Iterable[ItemFlow],
     changes: Iterable[Change],
     links: Links,
-    failed_deployments: set[str],
+    failed_deployments: AbstractSet[str],
     *,
     now: datetime,
     memo: StreamMemo | None = None,
 ) -> list[ItemStream]:
-    """The stream of every item done by ``now``."""
-    by_key: dict[str, list[Change]] = defaultdict(list)
-    for change in changes:
-        if change.state is ChangeState.MERGED and change.merged_at and change.merged_at <= now:
-            for key in change.work_item_keys:
-                by_key[key].append(change)
-    out: list[ItemStream] = []
+    """The stream of every item done by ``now``, in the order of ``flows``."""
+    if memo is not None:
+        return memo.refresh(flows, changes, links, failed_deployments, now)
+    by_key = _linked_by_key(changes, now)
     ship = links.shipping_deployment
+    verdicts: _Verdicts = {}
+    out: list[ItemStream] = []
     for flow in flows:
         if flow.done_at is None:
             continue
         found = by_key.get(flow.item.key)
-        linked = tuple(found) if found else ()
-        inputs: StreamInputs | None = None
-        if memo is not None:
-            # list comprehensions, not generators: this runs for every done item each time
-            shipping = tuple([ship(c) for c in linked]) if linked else ()
-            failed = (
-                tuple([d is not None and d.id in failed_deployments for d in shipping])
-                if linked
-                else ()
-            )
-            inputs = (flow, linked, shipping, failed)
-            cached = memo.get(flow.item.id)
-            # tuples compare their items by identity first, so an unchanged input is cheap
-            if (
-                cached is not None
-                and cached[0] == inputs
-                and (not linked or _settled(shipping, now))
-            ):
-                out.append(cached[1])
-                continue
-        times: dict[tuple[str, str], float] = {}
-        accurate: dict[str, bool] = {}
-        cut = flow.done_at
-        if linked:
-            cut = min(cut, min(c.first_commit_at or c.created_at for c in linked))
-        _tracker(flow, cut, times, accurate)
-        if linked:
-            _delivery(linked, links, failed_deployments, now, times, accurate)
-        stream = ItemStream(flow, times, accurate, linked)
-        if memo is not None and inputs is not None and _settled(inputs[2], now):
-            memo[flow.item.id] = (inputs, stream)
-        out.append(stream)
+        if found:
+            linked = tuple(found)
+            shipping = tuple([ship(c) for c in linked])
+            out.append(_stream(flow, linked, shipping, failed_deployments, now, verdicts))
+        else:
+            out.append(_stream(flow, (), (), failed_deployments, now, verdicts))
     return out
 
 
@@ -151,33 +330,73 @@ def _settled(shipping: tuple[Deployment | None, ...], now: datetime) -> bool:
     return True
 
 
+def _stream(
+    flow: ItemFlow,
+    linked: tuple[Change, ...],
+    shipping: tuple[Deployment | None, ...],
+    failed_deployments: AbstractSet[str],
+    now: datetime,
+    verdicts: _Verdicts,
+) -> ItemStream:
+    times: dict[tuple[str, str], float] = {}
+    accurate: dict[str, bool] = {}
+    cut = flow.done_at
+    assert cut is not None
+    if linked:
+        first = min([c.first_commit_at or c.created_at for c in linked])
+        if first < cut:
+            cut = first
+    if flow.history:
+        _tracker(flow.history, flow.item.created_at, cut, times, accurate, verdicts)
+    if linked:
+        _delivery(linked, shipping, failed_deployments, now, times, accurate)
+    return ItemStream(flow, times, accurate, linked)
+
+
 def _tracker(
-    flow: ItemFlow, cut: datetime, times: dict[tuple[str, str], float], accurate: dict[str, bool]
+    history: Sequence[StatusChange],
+    created_at: datetime,
+    cut: datetime,
+    times: dict[tuple[str, str], float],
+    accurate: dict[str, bool],
+    verdicts: _Verdicts,
 ) -> None:
-    history = flow.history
-    if not history:
-        return
-    stage = history[0].from_stage or UNMAPPED
-    active = history[0].from_state is FlowState.ACTIVE
-    since = flow.item.created_at
+    first = history[0]
+    stage = first.from_stage or UNMAPPED
+    active = first.from_state is FlowState.ACTIVE
+    active_state = FlowState.ACTIVE
+    since = created_at
     visits = [stage]
     # The hottest loop of the calculator: one pass, no helper calls.
     for change in history:
-        end = change.at if change.at < cut else cut
+        at = change.at
+        end = at if at < cut else cut
         if end > since:
-            key = (stage, PROCESS if active else WAIT)
+            key = (stage, PROCESS) if active else (stage, WAIT)
             times[key] = times.get(key, 0.0) + (end - since).total_seconds()
-        stage = change.to_stage or UNMAPPED
-        active = change.to_state is FlowState.ACTIVE
-        since = change.at
-        if stage != visits[-1]:
-            visits.append(stage)
+        following = change.to_stage or UNMAPPED
+        if following != stage:
+            visits.append(following)
+            stage = following
+        active = change.to_state is active_state
+        since = at
     if cut > since:
-        key = (stage, PROCESS if active else WAIT)
+        key = (stage, PROCESS) if active else (stage, WAIT)
         times[key] = times.get(key, 0.0) + (cut - since).total_seconds()
+    sequence = tuple(visits)
+    found = verdicts.get(sequence)
+    if found is None:
+        found = verdicts[sequence] = _complete_and_accurate(visits)
+    accurate.update(found)
+
+
+def _complete_and_accurate(visits: list[str]) -> tuple[tuple[str, bool], ...]:
+    """Each mapped stage of a sequence of stage visits, and whether it was left forward for good:
+    to a stage not visited before (or to the end), and never entered again."""
     counts: dict[str, int] = {}
     for name in visits:
         counts[name] = counts.get(name, 0) + 1
+    accurate: dict[str, bool] = {}
     seen: set[str] = set()
     last = len(visits) - 1
     for i, name in enumerate(visits):
@@ -185,31 +404,56 @@ def _tracker(
             ok = counts[name] == 1 and (i == last or visits[i + 1] not in seen)
             accurate[name] = accurate.get(name, True) and ok
         seen.add(name)
+    return tuple(accurate.items())
+
+
+_CODING = ("coding", PROCESS)
+_PICKUP = ("pickup", WAIT)
+_REVIEW = ("code_review", PROCESS)
+_DEPLOY = ("deploy", WAIT)
 
 
 def _delivery(
     linked: Sequence[Change],
-    links: Links,
-    failed_deployments: set[str],
+    shipping: Sequence[Deployment | None],
+    failed_deployments: AbstractSet[str],
     now: datetime,
     times: dict[tuple[str, str], float],
     accurate: dict[str, bool],
 ) -> None:
-    first_commit = min(c.first_commit_at or c.created_at for c in linked)
-    opened = max(first_commit, min(c.created_at for c in linked))
-    merged = max(opened, max(c.merged_at or opened for c in linked))
-    reviews = [c.first_review_at for c in linked if c.first_review_at is not None]
-    reviewed = min(max(opened, min(reviews)), merged) if reviews else merged
-    shipping = [links.shipping_deployment(c) for c in linked]
-    deployed = [d for d in shipping if d is not None and d.finished_at and d.finished_at <= now]
-    milestones = [first_commit, opened, reviewed, merged]
+    # comparisons rather than min and max for the usual single change: this runs for every item
+    if len(linked) == 1:
+        change = linked[0]
+        created = change.created_at
+        first_commit = change.first_commit_at or created
+        opened = created if created > first_commit else first_commit
+        merged_at = change.merged_at
+        merged = merged_at if merged_at is not None and merged_at > opened else opened
+        review = change.first_review_at
+        if review is None:
+            reviewed = merged
+        else:
+            reviewed = review if review > opened else opened
+            if merged < reviewed:
+                reviewed = merged
+        sent_back = change.review_rounds > 0
+    else:
+        first_commit = min(c.first_commit_at or c.created_at for c in linked)
+        opened = max(first_commit, min(c.created_at for c in linked))
+        merged = max(opened, max(c.merged_at or opened for c in linked))
+        reviews = [c.first_review_at for c in linked if c.first_review_at is not None]
+        reviewed = min(max(opened, min(reviews)), merged) if reviews else merged
+        sent_back = any(c.review_rounds > 0 for c in linked)
+    times[_CODING] = times.get(_CODING, 0.0) + (opened - first_commit).total_seconds()
+    times[_PICKUP] = times.get(_PICKUP, 0.0) + (reviewed - opened).total_seconds()
+    times[_REVIEW] = times.get(_REVIEW, 0.0) + (merged - reviewed).total_seconds()
+    deployed = [
+        d for d in shipping if d is not None and d.finished_at is not None and d.finished_at <= now
+    ]
     if deployed:
-        milestones.append(max(merged, max(d.finished_at or merged for d in deployed)))
-    parts = (PROCESS, WAIT, PROCESS, WAIT)
-    for i in range(len(milestones) - 1):
-        key = (DELIVERY[i], parts[i])
-        times[key] = times.get(key, 0.0) + seconds_between(milestones[i], milestones[i + 1])
-    sent_back = any(c.review_rounds > 0 for c in linked)
+        last = max([d.finished_at or merged for d in deployed])
+        end = last if last > merged else merged
+        times[_DEPLOY] = times.get(_DEPLOY, 0.0) + (end - merged).total_seconds()
     accurate["coding"] = not sent_back
     accurate["pickup"] = True
     accurate["code_review"] = not sent_back
