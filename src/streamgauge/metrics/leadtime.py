@@ -22,7 +22,6 @@ from typing import Any
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group, LabelFolder
-from streamgauge.metrics.windows import TimeIndex
 from streamgauge.model import Change, ChangeState, Commit, Deployment
 
 PARTS = ("coding", "pickup", "review", "deploy")
@@ -99,30 +98,6 @@ class DoraFacts:
     negative_lead_times: list[Change | Commit] = field(default_factory=list)
     too_long_lead_times: list[Change | Commit] = field(default_factory=list)
     negative_recoveries: list[Deployment] = field(default_factory=list)
-    # window indexes DORA and delivery metrics share, by the start of the longest window
-    _indexes: dict[tuple[str, datetime | None], TimeIndex[Any]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-
-    def by_deploy(self, after: datetime | None) -> TimeIndex[LeadTime]:
-        """The lead times by when they were deployed, after ``after`` (built once)."""
-        index = self._indexes.get(("deploy", after))
-        if index is None:
-            index = TimeIndex(((lt.deployed_at, lt) for lt in self.lead_times), after)
-            self._indexes["deploy", after] = index
-        return index
-
-    def by_end(self, after: datetime | None) -> TimeIndex[DeploymentOutcome]:
-        """The ended outcomes by when they ended, after ``after`` (built once)."""
-        index = self._indexes.get(("end", after))
-        if index is None:
-            index = TimeIndex(
-                (o.ended_at, o)
-                for o in self.outcomes
-                if o.ended_at is not None and (after is None or o.ended_at > after)
-            )
-            self._indexes["end", after] = index
-        return index
 
 
 # What became of a merged change as seen at now (or of a direct push).

@@ -12,19 +12,14 @@ as not having happened yet (a deployment that finished later is still running at
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from operator import itemgetter
-from typing import Generic, TypeVar
 
 from streamgauge.config import format_duration
 from streamgauge.model import Deployment, RunResult
 
 SECONDS_PER_DAY = 86400.0
-T = TypeVar("T")
-U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,37 +57,3 @@ def ended_at(deployment: Deployment, now: datetime) -> datetime | None:
 
 def seconds_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
-
-
-def earliest_start(windows: Iterable[Window]) -> datetime | None:
-    """The start of the longest window: nothing at or before it is in any window."""
-    return min((w.start for w in windows), default=None)
-
-
-class TimeIndex(Generic[T]):
-    """Things ordered by an instant, so a window's share is found by bisection, not a scan.
-
-    With ``after``, things at or before it are dropped unsorted: no window that starts there
-    or later can hold them, and the history before the longest window is most of the records.
-    """
-
-    def __init__(
-        self, entries: Iterable[tuple[datetime, T]], after: datetime | None = None
-    ) -> None:
-        if after is not None:
-            entries = [e for e in entries if e[0] > after]
-        ordered = sorted(entries, key=itemgetter(0))
-        self.times = [t for t, _ in ordered]
-        self.things = [thing for _, thing in ordered]
-
-    def map(self, convert: Callable[[T], U]) -> TimeIndex[U]:
-        """The same instants, each thing converted (once, not once per window)."""
-        out: TimeIndex[U] = TimeIndex(())
-        out.times = self.times
-        out.things = [convert(thing) for thing in self.things]
-        return out
-
-    def within(self, window: Window) -> list[T]:
-        """The things whose instant is in ``(window.start, window.end]``."""
-        begin = bisect_right(self.times, window.start)
-        return self.things[begin : bisect_right(self.times, window.end)]
