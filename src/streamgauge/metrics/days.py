@@ -16,6 +16,7 @@ last bit.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -23,7 +24,7 @@ from itertools import chain, compress, count
 from operator import is_, is_not
 from typing import Any, Generic, TypeVar
 
-from streamgauge.metrics.stats import SortedUnion
+from streamgauge.metrics.stats import Histogram, SortedUnion, cumulative
 from streamgauge.metrics.windows import Window
 
 F = TypeVar("F")
@@ -224,3 +225,9 @@ class SortedValues(Generic[K, T]):
             if key not in out:
                 out[key] = SortedUnion([], sorted(joined(values(t) for t in tallies)))
         return out
+
+
+def histogram_of(tallies: Sequence[Any], edges: tuple[float, ...]) -> Histogram:
+    """The histogram of several tallies, each with per-bucket ``buckets`` and a ``total``."""
+    per_bucket = added_buckets([t.buckets for t in tallies]) or [0] * (len(edges) + 1)
+    return cumulative(per_bucket, edges, math.fsum([t.total for t in tallies]))

@@ -17,7 +17,6 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME
-from streamgauge.metrics.days import added_buckets, merged
+from streamgauge.metrics.days import histogram_of, merged
 from streamgauge.metrics.deployments import (
     CAUSED_INCIDENT,
     FAILED_RESULT,
@@ -35,7 +34,7 @@ from streamgauge.metrics.deployments import (
 from streamgauge.metrics.dimensions import Group, all_groups
 from streamgauge.metrics.dora import PARTS, DoraFacts, add_quantiles
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import bucket_edges, cumulative
+from streamgauge.metrics.stats import bucket_edges
 from streamgauge.metrics.windows import Window
 from streamgauge.model import Change, Deployment, DeploymentKind, Incident
 
@@ -126,11 +125,7 @@ def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None
     outcomes = merged(tallies.outcomes.whole())
     for team, app in sorted(pairs):
         found = recoveries.get((team, app), [])
-        h = cumulative(
-            added_buckets([t.buckets for t in found]) or [0] * (len(RECOVERY_BUCKETS) + 1),
-            RECOVERY_BUCKETS,
-            math.fsum([t.total for t in found]),
-        )
+        h = histogram_of(found, RECOVERY_BUCKETS)
         snapshot.histograms.append(
             HistogramSample(
                 RECOVERY_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum

@@ -20,7 +20,6 @@ Every gauge is cut by the groups of :mod:`.dimensions`; quantiles follow :mod:`.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import added_buckets, merged
+from streamgauge.metrics.days import histogram_of, merged
 from streamgauge.metrics.deployments import OutcomeMemo, RecoveryRule, deployment_outcomes
 from streamgauge.metrics.dimensions import (
     Group,
@@ -48,7 +47,6 @@ from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import (
     SortedUnion,
     bucket_edges,
-    cumulative,
     format_quantile,
     quantiles,
 )
@@ -143,11 +141,7 @@ def add_dora_metrics(
                 result=result.value,
             )
         deployed = leads.get((team, app), [])
-        h = cumulative(
-            added_buckets([t.buckets for t in deployed]) or [0] * (len(LEAD_TIME_BUCKETS) + 1),
-            LEAD_TIME_BUCKETS,
-            math.fsum([t.total for t in deployed]),
-        )
+        h = histogram_of(deployed, LEAD_TIME_BUCKETS)
         snapshot.histograms.append(
             HistogramSample(
                 LEAD_TIME_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum

@@ -22,7 +22,15 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import DayTallies, added_buckets, by_pair, joined, merged, rolled
+from streamgauge.metrics.days import (
+    DayTallies,
+    added_buckets,
+    by_pair,
+    histogram_of,
+    joined,
+    merged,
+    rolled,
+)
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
@@ -30,7 +38,6 @@ from streamgauge.metrics.stats import (
     SortedUnion,
     bucket_counts,
     bucket_edges,
-    cumulative,
     format_quantile,
     quantiles,
 )
@@ -221,11 +228,7 @@ def add_flow_item_metrics(
     for team, app in sorted({f.group for f in flows}):
         for flow_type in FlowType:
             found = history.get(((team, app), flow_type.value), [])
-            h = cumulative(
-                added_buckets([t.buckets for t in found]) or [0] * (len(FLOW_TIME_BUCKETS) + 1),
-                FLOW_TIME_BUCKETS,
-                math.fsum([t.total for t in found]),
-            )
+            h = histogram_of(found, FLOW_TIME_BUCKETS)
             snapshot.add(DONE_COUNTER, h.count, team=team, app=app, type=flow_type.value)
             snapshot.histograms.append(
                 HistogramSample(
