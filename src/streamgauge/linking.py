@@ -25,7 +25,8 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import count
+from itertools import chain, count
+from operator import attrgetter
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from streamgauge.model import (
@@ -96,6 +97,11 @@ def _deployed_shas(deployment: Deployment) -> tuple[str, ...]:
 def _finish_order(deployment: Deployment) -> tuple[datetime, datetime, str]:
     # finished_at first; started_at and id only make the order total, hence deterministic.
     return deployment.finished_at or deployment.started_at, deployment.started_at, deployment.id
+
+
+_FINISHED = attrgetter("finished_at", "started_at", "id")  # the finish order of successes
+_MERGE_SHA = attrgetter("merge_sha")
+_COMMIT_SHAS = attrgetter("commit_shas")
 
 
 def _opening(incident: Incident) -> tuple[datetime, str]:
@@ -205,7 +211,14 @@ class Links:
         links = cls(
             deployments={d.id: d for d in dataset.deployments}, incident_window=incident_window
         )
-        successes = sorted((d for d in dataset.deployments if is_success(d)), key=_finish_order)
+        production, success = Environment.PRODUCTION, RunResult.SUCCESS
+        successes = [
+            d
+            for d in dataset.deployments
+            if d.environment is production and d.result is success and d.finished_at is not None
+        ]
+        # each has finished_at: the finish order of these is plain attribute order
+        successes.sort(key=_FINISHED)
         shipped_by = links.shipped_by
         for position, deployment in enumerate(successes):
             # setdefault keeps the first: later deployments re-listing a sha did not ship it.
@@ -479,9 +492,9 @@ class Links:
         """
         if self.changes_by_sha is None:
             # most shipped shas are merge shas: the changes' other shas rarely need a look
-            unlisted = self.shipped_by.keys() - {c.merge_sha for c in changes}
+            unlisted = self.shipped_by.keys() - map(_MERGE_SHA, changes)
             if unlisted:
-                unlisted.difference_update(*[c.commit_shas for c in changes])
+                unlisted.difference_update(chain.from_iterable(map(_COMMIT_SHAS, changes)))
             return [c for c in commits if c.sha in unlisted] if unlisted else []
         if not self.unlisted:
             return []
@@ -494,8 +507,7 @@ class Links:
         """The first successful production deployment that shipped any commit of ``change``."""
         if change.id in self.shipping_memo:
             return self.shipping_memo[change.id]
-        found = self._first_shipping(change)
-        self.shipping_memo[change.id] = found
+        found = self.shipping_memo[change.id] = self._first_shipping(change)
         return found
 
     def _first_shipping(self, change: Change) -> Deployment | None:

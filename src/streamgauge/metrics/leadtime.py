@@ -14,8 +14,8 @@ change):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,38 @@ class LeadTime:
         if self.change is not None:
             return f"{self.change.repo}#{self.change.number}"
         return self.commit.sha[:12] if self.commit is not None else ""
+
+
+# A frozen dataclass's __init__ sets each field through object.__setattr__; setting the slots
+# through their descriptors makes the same lead time in half the time (as the store's codec
+# makes records), and a computation makes one for every change deployed.
+_LEAD_SLOTS: tuple[Callable[[LeadTime, Any], None], ...] = tuple(
+    LeadTime.__dict__[f.name].__set__ for f in fields(LeadTime)
+)
+
+
+def _new_lead_time(
+    change: Change | None,
+    deployment: Deployment,
+    started_at: datetime,
+    deployed_at: datetime,
+    seconds: float,
+    group: Group,
+    parts: tuple[float, float, float, float],
+    commit: Commit | None = None,
+) -> LeadTime:
+    """``LeadTime(change, deployment, ...)``: the same lead time."""
+    lead = object.__new__(LeadTime)
+    put = _LEAD_SLOTS
+    put[0](lead, change)
+    put[1](lead, deployment)
+    put[2](lead, started_at)
+    put[3](lead, deployed_at)
+    put[4](lead, seconds)
+    put[5](lead, group)
+    put[6](lead, parts)
+    put[7](lead, commit)
+    return lead
 
 
 def lead_time_parts(
@@ -305,7 +337,7 @@ def _lead_time(
         return change, deployment, TOO_LONG, None, False
     group = fold.pair(deployment.team or change.team, deployment.app or change.app)
     parts, clamped = lead_time_parts(change, started_at, deployed_at)
-    lead = LeadTime(change, deployment, started_at, deployed_at, seconds, group, parts)
+    lead = _new_lead_time(change, deployment, started_at, deployed_at, seconds, group, parts)
     return change, deployment, COUNTED, lead, clamped
 
 
@@ -363,7 +395,7 @@ def _push(
     if seconds > limit:
         return TOO_LONG, None
     group = fold.pair(deployment.team or commit.team, deployment.app or commit.app)
-    lead = LeadTime(
+    lead = _new_lead_time(
         None,
         deployment,
         commit.authored_at,

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
+from operator import attrgetter
 
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups
@@ -78,6 +79,9 @@ _SLOTS = (
     "unmapped_status",
 )
 _DONE = (FlowState.DONE, FlowState.CANCELED)
+_SHA = attrgetter("sha")
+_MERGE_SHA = attrgetter("merge_sha")
+_COMMIT_SHAS = attrgetter("commit_shas")
 
 
 def problems(
@@ -134,22 +138,31 @@ def _by_record(
     def made(reason: str, records: Iterable[Record]) -> list[Problem]:
         return [Problem(reason, r, pair(r.team, r.app)) for r in records]
 
-    known: set[str] = {c.sha for c in dataset.commits}
-    known.update([c.merge_sha for c in dataset.changes if c.merge_sha])
-    known.update(chain.from_iterable([c.commit_shas for c in dataset.changes]))
     production, success = Environment.PRODUCTION, RunResult.SUCCESS
+    shipped = [
+        d
+        for d in dataset.deployments
+        if d.environment is production
+        and d.result is success
+        and d.finished_at is not None
+        and d.finished_at <= now
+    ]
+    # the shas these list that no change or commit has: passes in C over the changes' merge
+    # shas first, which most shipped shas are, then over the rest only while some are left
+    unknown = {d.sha for d in shipped}
+    unknown.update(chain.from_iterable(map(_COMMIT_SHAS, shipped)))
+    unknown.difference_update(map(_MERGE_SHA, dataset.changes))
+    if unknown:
+        unknown.difference_update(chain.from_iterable(map(_COMMIT_SHAS, dataset.changes)))
+    if unknown:
+        unknown.difference_update(map(_SHA, dataset.commits))
     found = {
         "deployment_without_commits": made(
             "deployment_without_commits",
             [
                 d
-                for d in dataset.deployments
-                if d.environment is production
-                and d.result is success
-                and d.finished_at is not None
-                and d.finished_at <= now
-                and known.isdisjoint(d.commit_shas)
-                and (not d.sha or d.sha not in known)
+                for d in shipped
+                if (not d.sha or d.sha in unknown) and unknown.issuperset(d.commit_shas)
             ],
         ),
         "change_without_work_item": [],

@@ -26,10 +26,13 @@ stages' ratios. Stage names beyond ``metrics.stage_labels`` (alphabetically) fol
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from itertools import chain
+from operator import attrgetter, itemgetter
+from typing import Any
 
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import OutcomeMemo
@@ -59,10 +62,9 @@ class ItemStream:
 
     def __post_init__(self) -> None:
         # summed once here: every window of every computation reads them
-        object.__setattr__(self, "lead_seconds", sum(self.times.values()))
-        process = sum(v for (_, part), v in self.times.items() if part == PROCESS)
+        lead, process, names = _sums(self.times, self.accurate)
+        object.__setattr__(self, "lead_seconds", lead)
         object.__setattr__(self, "process_seconds", process)
-        names = frozenset([*(stage for stage, _ in self.times), *self.accurate])
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "folded", {})
 
@@ -82,13 +84,51 @@ class ItemStream:
         return found
 
 
+def _sums(
+    times: dict[tuple[str, str], float], accurate: dict[str, bool]
+) -> tuple[float, float, frozenset[str]]:
+    """Lead and process seconds of a stream, and the names of its stages."""
+    process = sum([seconds for key, seconds in times.items() if key[1] == PROCESS])
+    return sum(times.values()), process, frozenset(chain(map(_STAGE, times), accurate))
+
+
+_STAGE = itemgetter(0)
+# A frozen dataclass's __init__ sets each field through object.__setattr__; setting the slots
+# through their descriptors makes the same stream in half the time (as the store's codec makes
+# records), and a computation makes one for every done item.
+_STREAM_SLOTS: tuple[Callable[[ItemStream, Any], None], ...] = tuple(
+    ItemStream.__dict__[f.name].__set__ for f in fields(ItemStream)
+)
+
+
+def _new_stream(
+    flow: ItemFlow,
+    times: dict[tuple[str, str], float],
+    accurate: dict[str, bool],
+    changes: tuple[Change, ...],
+) -> ItemStream:
+    """``ItemStream(flow, times, accurate, changes)``: the same stream, sums and names too."""
+    lead, process, names = _sums(times, accurate)
+    stream = object.__new__(ItemStream)
+    put = _STREAM_SLOTS
+    put[0](stream, flow)
+    put[1](stream, times)
+    put[2](stream, accurate)
+    put[3](stream, changes)
+    put[4](stream, lead)
+    put[5](stream, process)
+    put[6](stream, names)
+    put[7](stream, {})
+    return stream
+
+
 # What an item's stream is worked out from: its flow, the merged changes linked to it, their
 # first production deployments and whether those failed.
 StreamInputs = tuple[ItemFlow, tuple[Change, ...], tuple[Deployment | None, ...], tuple[bool, ...]]
 # An item's stream as last worked out, from what, and whether ``now`` can still move it.
 _Entry = tuple[StreamInputs, "ItemStream | None", bool]
-# a stage sequence -> the %C&A of its stages (few sequences recur across many items)
-_Verdicts = dict[tuple[str, ...], tuple[tuple[str, bool], ...]]
+# an item's stages, in order -> the %C&A of each (few sequences recur across many items)
+_Verdicts = dict[tuple[str | None, ...], tuple[tuple[str, bool], ...]]
 
 
 class StreamMemo:
@@ -350,7 +390,7 @@ def _stream(
         _tracker(flow.history, flow.item.created_at, cut, times, accurate, verdicts)
     if linked:
         _delivery(linked, shipping, failed_deployments, now, times, accurate)
-    return ItemStream(flow, times, accurate, linked)
+    return _new_stream(flow, times, accurate, linked)
 
 
 def _tracker(
@@ -366,33 +406,40 @@ def _tracker(
     active = first.from_state is FlowState.ACTIVE
     active_state = FlowState.ACTIVE
     since = created_at
-    visits = [stage]
-    # The hottest loop of the calculator: one pass, no helper calls.
+    # The hottest loop of the calculator: one pass up to the cut, no helper calls.
     for change in history:
         at = change.at
-        end = at if at < cut else cut
-        if end > since:
+        if at >= cut:
+            break
+        if at > since:
             key = (stage, PROCESS) if active else (stage, WAIT)
-            times[key] = times.get(key, 0.0) + (end - since).total_seconds()
-        following = change.to_stage or UNMAPPED
-        if following != stage:
-            visits.append(following)
-            stage = following
+            times[key] = times.get(key, 0.0) + (at - since).total_seconds()
+        stage = change.to_stage or UNMAPPED
         active = change.to_state is active_state
         since = at
     if cut > since:
         key = (stage, PROCESS) if active else (stage, WAIT)
         times[key] = times.get(key, 0.0) + (cut - since).total_seconds()
-    sequence = tuple(visits)
+    # %C&A looks at every move, cut or not; few stage sequences recur across many items
+    sequence = (first.from_stage, *map(_TO_STAGE, history))
     found = verdicts.get(sequence)
     if found is None:
-        found = verdicts[sequence] = _complete_and_accurate(visits)
+        found = verdicts[sequence] = _complete_and_accurate(sequence)
     accurate.update(found)
 
 
-def _complete_and_accurate(visits: list[str]) -> tuple[tuple[str, bool], ...]:
-    """Each mapped stage of a sequence of stage visits, and whether it was left forward for good:
-    to a stage not visited before (or to the end), and never entered again."""
+_TO_STAGE = attrgetter("to_stage")
+
+
+def _complete_and_accurate(sequence: tuple[str | None, ...]) -> tuple[tuple[str, bool], ...]:
+    """Each mapped stage of an item's stages (where it started, then where each move took it)
+    and whether it was left forward for good: to a stage not visited before (or to the end),
+    and never entered again."""
+    visits: list[str] = []
+    for stage in sequence:
+        name = stage or UNMAPPED
+        if not visits or name != visits[-1]:
+            visits.append(name)
     counts: dict[str, int] = {}
     for name in visits:
         counts[name] = counts.get(name, 0) + 1
@@ -447,15 +494,28 @@ def _delivery(
     times[_CODING] = times.get(_CODING, 0.0) + (opened - first_commit).total_seconds()
     times[_PICKUP] = times.get(_PICKUP, 0.0) + (reviewed - opened).total_seconds()
     times[_REVIEW] = times.get(_REVIEW, 0.0) + (merged - reviewed).total_seconds()
-    deployed = [
-        d for d in shipping if d is not None and d.finished_at is not None and d.finished_at <= now
-    ]
-    if deployed:
-        last = max([d.finished_at or merged for d in deployed])
-        end = last if last > merged else merged
-        times[_DEPLOY] = times.get(_DEPLOY, 0.0) + (end - merged).total_seconds()
     accurate["coding"] = not sent_back
     accurate["pickup"] = True
     accurate["code_review"] = not sent_back
-    if deployed:
-        accurate["deploy"] = not any(d.id in failed_deployments for d in deployed)
+    last: datetime | None = None
+    if len(shipping) == 1:
+        deployment = shipping[0]
+        if deployment is not None:
+            last = deployment.finished_at
+            if last is not None and last <= now:
+                fine = deployment.id not in failed_deployments
+            else:
+                last = None
+    else:
+        deployed = [
+            d
+            for d in shipping
+            if d is not None and d.finished_at is not None and d.finished_at <= now
+        ]
+        if deployed:
+            last = max([d.finished_at or merged for d in deployed])
+            fine = not any(d.id in failed_deployments for d in deployed)
+    if last is not None:
+        end = last if last > merged else merged
+        times[_DEPLOY] = times.get(_DEPLOY, 0.0) + (end - merged).total_seconds()
+        accurate["deploy"] = fine
