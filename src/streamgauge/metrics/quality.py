@@ -285,28 +285,39 @@ class QualityMemo:
         return {slot: found.list() for slot, found in self._found.items()}
 
     def _rebuild(self, dataset: Dataset, links: Links, now: datetime, fold: LabelFolder) -> None:
-        self._commit_shas = dict(Counter([c.sha for c in dataset.commits]))
+        self._commit_shas = dict(Counter(map(_SHA, dataset.commits)))
         self._staged = dict(
             Counter([c.source for c in dataset.status_changes if c.to_stage is not None])
         )
         self._incidents = {i.id: i for i in dataset.incidents}
         self._has_items = bool(links.work_items)
-        self._found = {slot: InRecordOrder() for slot in _SLOTS}
         self._waiting = {slot: {} for slot in _SLOTS}
         self._unknown = {}
-        rank = links.rank if links.changes_by_sha is not None else None
-        for position, deployment in enumerate(dataset.deployments):
-            where = rank[deployment.id] if rank is not None else position
-            self._judge_deployment(deployment, where, links, now, fold)
-        for position, change in enumerate(dataset.changes):
-            where = rank[change.id] if rank is not None else position
-            self._judge_change(change, where, links, now, fold)
-        for position, incident in enumerate(dataset.incidents):
-            where = rank[incident.id] if rank is not None else position
-            self._judge_incident(incident, where, links, now, fold)
-        for position, item in enumerate(dataset.work_items):
-            where = rank[item.id] if rank is not None else position
-            self._judge_item(item, where, links, now, fold)
+        # the problems at now as a computation from scratch finds them, then what waits for now
+        found = _by_record(dataset, links, now, fold)
+        if links.changes_by_sha is None:  # joins never extended: no incremental update to come
+            self._found = {
+                slot: InRecordOrder(list(range(len(problems))), problems)
+                for slot, problems in found.items()
+            }
+            return
+        rank = links.rank
+        self._found = {
+            slot: InRecordOrder([rank[p.record.id] for p in problems], problems)
+            for slot, problems in found.items()
+        }
+        for problem in found["deployment_without_commits"]:
+            if isinstance(problem.record, Deployment):
+                for sha in _deployed_shas(problem.record):
+                    self._unknown.setdefault(sha, set()).add(problem.record.id)
+        for deployment in [d for d in dataset.deployments if d.finished_at and d.finished_at > now]:
+            self._judge_deployment(deployment, rank[deployment.id], links, now, fold)
+        for change in [c for c in dataset.changes if c.merged_at and c.merged_at > now]:
+            self._judge_change(change, rank[change.id], links, now, fold)
+        for incident in [i for i in dataset.incidents if i.opened_at > now]:
+            self._judge_incident(incident, rank[incident.id], links, now, fold)
+        for item in [w for w in dataset.work_items if w.created_at > now]:
+            self._judge_item(item, rank[item.id], links, now, fold)
 
     def _update(self, links: Links, now: datetime, fold: LabelFolder) -> bool:
         """Judge again what may have moved; False: judge every record instead."""

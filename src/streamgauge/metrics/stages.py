@@ -168,7 +168,8 @@ class StreamMemo:
         self._streams: InRecordOrder[ItemStream] = InRecordOrder()
         self._unsettled: set[str] = set()  # ids of items whose stream moves with now
         self._merging: set[str] = set()  # ids of changes merged after now
-        self._items_of_key: dict[str, set[str]] = {}  # key -> ids of the items with a stream
+        # key -> ids of the items with a stream (a tuple: most keys are one item's)
+        self._items_of_key: dict[str, tuple[str, ...]] = {}
         self._verdicts: _Verdicts = {}
 
     def refresh(
@@ -289,8 +290,10 @@ class StreamMemo:
             if before is not None and before == stream:
                 stream = before
         if before is not None and before.flow.item.key != flow.item.key:
-            self._items_of_key.get(before.flow.item.key, set()).discard(item_id)
-        self._items_of_key.setdefault(flow.item.key, set()).add(item_id)
+            self._unlist(before.flow.item.key, item_id)
+        listed = self._items_of_key.get(flow.item.key, ())
+        if item_id not in listed:
+            self._items_of_key[flow.item.key] = (*listed, item_id)
         self._entries[item_id] = (inputs, stream, settled)
         if settled:
             self._unsettled.discard(item_id)
@@ -301,8 +304,15 @@ class StreamMemo:
     def _forget(self, item_id: str) -> None:
         entry = self._entries.pop(item_id, None)
         if entry is not None and entry[1] is not None:
-            self._items_of_key.get(entry[1].flow.item.key, set()).discard(item_id)
+            self._unlist(entry[1].flow.item.key, item_id)
         self._unsettled.discard(item_id)
+
+    def _unlist(self, key: str, item_id: str) -> None:
+        others = tuple(i for i in self._items_of_key.get(key, ()) if i != item_id)
+        if others:
+            self._items_of_key[key] = others
+        else:
+            self._items_of_key.pop(key, None)
 
 
 def _linked(links: Links, key: str, now: datetime) -> tuple[Change, ...]:
