@@ -47,7 +47,8 @@ def test_streams() -> None:
     # lead 100 + 20 + 3 = 123 s, of which process 100 + 3; stages dev, review and deploy
     times = {("dev", PROCESS): 100.0, ("review", WAIT): 20.0, ("deploy", PROCESS): 3.0}
     accurate = {"dev": True, "review": False, "qa": True}
-    made = _new_stream(flow, dict(times), dict(accurate), ())
+    names = frozenset(["dev", "review", "deploy", "qa"])
+    made = _new_stream(flow, dict(times), dict(accurate), (), names)
     same_fields(made, ItemStream(flow, dict(times), dict(accurate), ()))
     assert (made.lead_seconds, made.process_seconds) == (123.0, 103.0)
     assert made.names == {"dev", "review", "deploy", "qa"}

@@ -317,6 +317,8 @@ def same_facts(got: Facts, expected: Facts) -> None:
     assert got.incident_fixes == expected.incident_fixes
     assert got.flows == expected.flows
     assert got.streams == expected.streams
+    for stream in (*got.streams, *expected.streams):  # names are not compared above
+        assert stream.names == {stage for stage, _ in stream.times} | set(stream.accurate)
     assert got.problems == expected.problems
     assert got.links.blame == expected.links.blame
     assert got.links.incidents_of == expected.links.incidents_of

@@ -88,8 +88,15 @@ def _sums(
     times: dict[tuple[str, str], float], accurate: dict[str, bool]
 ) -> tuple[float, float, frozenset[str]]:
     """Lead and process seconds of a stream, and the names of its stages."""
-    process = sum([seconds for key, seconds in times.items() if key[1] == PROCESS])
-    return sum(times.values()), process, frozenset(chain(map(_STAGE, times), accurate))
+    return _lead(times), _process(times), frozenset(chain(map(_STAGE, times), accurate))
+
+
+def _lead(times: dict[tuple[str, str], float]) -> float:
+    return sum(times.values())
+
+
+def _process(times: dict[tuple[str, str], float]) -> float:
+    return sum([seconds for key, seconds in times.items() if key[1] == PROCESS])
 
 
 _STAGE = itemgetter(0)
@@ -106,29 +113,55 @@ def _new_stream(
     times: dict[tuple[str, str], float],
     accurate: dict[str, bool],
     changes: tuple[Change, ...],
+    names: frozenset[str],
 ) -> ItemStream:
-    """``ItemStream(flow, times, accurate, changes)``: the same stream, sums and names too."""
-    lead, process, names = _sums(times, accurate)
+    """``ItemStream(flow, times, accurate, changes)`` given its ``names``: the same stream."""
     stream = object.__new__(ItemStream)
     put = _STREAM_SLOTS
     put[0](stream, flow)
     put[1](stream, times)
     put[2](stream, accurate)
     put[3](stream, changes)
-    put[4](stream, lead)
-    put[5](stream, process)
+    put[4](stream, _lead(times))
+    put[5](stream, _process(times))
     put[6](stream, names)
     put[7](stream, {})
     return stream
 
 
-# What an item's stream is worked out from: its flow, the merged changes linked to it, their
+class _Stages:
+    """What an item's stages in order (where it started, then where each move took it) say
+    alike for every item that went through the same: each stage's %C&A, and the names of the
+    stages of its streams, shared rather than made for every stream."""
+
+    __slots__ = ("accurate", "names")
+
+    def __init__(self, sequence: tuple[str | None, ...]) -> None:
+        self.accurate = _complete_and_accurate(sequence)
+        self.names: dict[tuple[int, bool], frozenset[str]] = {}
+
+    def names_of(self, accurate: dict[str, bool], unmapped: bool) -> frozenset[str]:
+        """The names of a stream's stages: those whose %C&A it has (every stage it entered but
+        ``unmapped``, and its delivery stages), and ``unmapped`` when it spent time there."""
+        # given the stages entered, how many names there are tells which delivery stages were
+        # added (coding, pickup and code_review together, then deploy)
+        variant = (len(accurate), unmapped)
+        found = self.names.get(variant)
+        if found is None:
+            found = frozenset([*accurate, UNMAPPED] if unmapped else accurate)
+            self.names[variant] = found
+        return found
+
+
+# An item's stages in order -> what they say (few sequences recur across many items)
+_Verdicts = dict[tuple[str | None, ...], _Stages]
+
+
+# What an item's stream is worked out from:# What an item's stream is worked out from: its flow, the merged changes linked to it, their
 # first production deployments and whether those failed.
 StreamInputs = tuple[ItemFlow, tuple[Change, ...], tuple[Deployment | None, ...], tuple[bool, ...]]
 # An item's stream as last worked out, from what, and whether ``now`` can still move it.
 _Entry = tuple[StreamInputs, "ItemStream | None", bool]
-# an item's stages, in order -> the %C&A of each (few sequences recur across many items)
-_Verdicts = dict[tuple[str | None, ...], tuple[tuple[str, bool], ...]]
 
 
 class StreamMemo:
@@ -389,18 +422,27 @@ def _stream(
     verdicts: _Verdicts,
 ) -> ItemStream:
     times: dict[tuple[str, str], float] = {}
-    accurate: dict[str, bool] = {}
     cut = flow.done_at
     assert cut is not None
     if linked:
         first = min([c.first_commit_at or c.created_at for c in linked])
         if first < cut:
             cut = first
-    if flow.history:
-        _tracker(flow.history, flow.item.created_at, cut, times, accurate, verdicts)
+    history = flow.history
+    if history:
+        _tracker(history, flow.item.created_at, cut, times)
+        # %C&A looks at every move, cut or not
+        sequence: tuple[str | None, ...] = (history[0].from_stage, *map(_TO_STAGE, history))
+    else:
+        sequence = ()
+    stages = verdicts.get(sequence)
+    if stages is None:
+        stages = verdicts[sequence] = _Stages(sequence)
+    accurate = dict(stages.accurate)
     if linked:
         _delivery(linked, shipping, failed_deployments, now, times, accurate)
-    return _new_stream(flow, times, accurate, linked)
+    unmapped = (UNMAPPED, WAIT) in times or (UNMAPPED, PROCESS) in times
+    return _new_stream(flow, times, accurate, linked, stages.names_of(accurate, unmapped))
 
 
 def _tracker(
@@ -408,9 +450,8 @@ def _tracker(
     created_at: datetime,
     cut: datetime,
     times: dict[tuple[str, str], float],
-    accurate: dict[str, bool],
-    verdicts: _Verdicts,
 ) -> None:
+    """Add the time in each tracker stage, process or wait, from creation to ``cut``."""
     first = history[0]
     stage = first.from_stage or UNMAPPED
     active = first.from_state is FlowState.ACTIVE
@@ -430,12 +471,6 @@ def _tracker(
     if cut > since:
         key = (stage, PROCESS) if active else (stage, WAIT)
         times[key] = times.get(key, 0.0) + (cut - since).total_seconds()
-    # %C&A looks at every move, cut or not; few stage sequences recur across many items
-    sequence = (first.from_stage, *map(_TO_STAGE, history))
-    found = verdicts.get(sequence)
-    if found is None:
-        found = verdicts[sequence] = _complete_and_accurate(sequence)
-    accurate.update(found)
 
 
 _TO_STAGE = attrgetter("to_stage")
