@@ -50,12 +50,21 @@ SETTINGS = Settings(
     teams={"payments": {"apps": ["checkout", "ledger"]}}, windows=["1d", "7d", "30d"]
 )
 APPS = ("checkout", "ledger", "search")
-STAGES = {
-    FlowState.NEW: "backlog",
-    FlowState.ACTIVE: "development",
-    FlowState.WAITING: "review",
-    FlowState.DONE: None,
-    FlowState.CANCELED: None,
+STAGES = {  # by source: "other" maps no status to a stage, "ops" names two like delivery stages
+    "test": {
+        FlowState.NEW: "backlog",
+        FlowState.ACTIVE: "development",
+        FlowState.WAITING: "review",
+        FlowState.DONE: None,
+        FlowState.CANCELED: None,
+    },
+    "ops": {
+        FlowState.NEW: "backlog",
+        FlowState.ACTIVE: "coding",
+        FlowState.WAITING: "deploy",
+        FlowState.DONE: None,
+        FlowState.CANCELED: None,
+    },
 }
 
 
@@ -119,7 +128,7 @@ class World:
             flow_state=state,
             key=f"{self.rng.choice(['PAY', 'OPS'])}-{n}",
             native_id=n,
-            source=self.rng.choice(["test", "test", "other"]),
+            source=self.rng.choice(["test", "test", "ops", "other"]),
             app=self.rng.choice(APPS),
             stage=self.rng.choice([None, "development"]),
             done_at=created + timedelta(hours=5) if state is FlowState.DONE else None,
@@ -132,15 +141,15 @@ class World:
             return None
         item = self.rng.choice(items)
         before, after = self.rng.choice(list(FlowState)), self.rng.choice(list(FlowState))
-        staged = item.source == "test"
+        stages = STAGES.get(item.source)
         return status_change(
             item=item,
             at=self.moment(),
             from_state=self.rng.choice([before, None]),
             to_state=after,
             native_id=self.next(),
-            from_stage=STAGES[before] if staged else None,
-            to_stage=STAGES[after] if staged else None,
+            from_stage=stages[before] if stages else None,
+            to_stage=stages[after] if stages else None,
         )
 
     def new_change(self) -> Record:

@@ -299,8 +299,14 @@ def item_flows(
     out: list[ItemFlow] = []
     pair = fold.pair
     for item in items:
-        if item.created_at <= now:
-            out.append(_flow(item, pair(item.team, item.app), histories.get(item.id, ()), now))
+        if item.created_at > now:
+            continue
+        history = histories.get(item.id, ())
+        group = pair(item.team, item.app)
+        if history and history[-1].at <= now:  # the usual case, without a call more
+            out.append(_finish(item, group, history, _walk(item.created_at, history), now))
+        else:
+            out.append(_flow(item, group, history, now))
     return out
 
 

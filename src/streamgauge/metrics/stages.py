@@ -134,11 +134,13 @@ class _Stages:
     alike for every item that went through the same: each stage's %C&A, and the names of the
     stages of its streams, shared rather than made for every stream."""
 
-    __slots__ = ("accurate", "names")
+    __slots__ = ("accurate", "apart", "names")
 
     def __init__(self, sequence: tuple[str | None, ...]) -> None:
         self.accurate = _complete_and_accurate(sequence)
         self.names: dict[tuple[int, bool], frozenset[str]] = {}
+        # no tracker stage is named like a delivery stage: their times need no adding up
+        self.apart = {stage or UNMAPPED for stage in sequence}.isdisjoint(DELIVERY)
 
     def names_of(self, accurate: dict[str, bool], unmapped: bool) -> frozenset[str]:
         """The names of a stream's stages: those whose %C&A it has (every stage it entered but
@@ -396,12 +398,16 @@ def item_streams(
         if flow.done_at is None:
             continue
         found = by_key.get(flow.item.key)
-        if found:
+        if not found:
+            out.append(_stream(flow, (), (), failed_deployments, now, verdicts))
+            continue
+        if len(found) == 1:  # the usual case, without a comprehension
+            linked: tuple[Change, ...] = (found[0],)
+            shipping: tuple[Deployment | None, ...] = (ship(found[0]),)
+        else:
             linked = tuple(found)
             shipping = tuple([ship(c) for c in linked])
-            out.append(_stream(flow, linked, shipping, failed_deployments, now, verdicts))
-        else:
-            out.append(_stream(flow, (), (), failed_deployments, now, verdicts))
+        out.append(_stream(flow, linked, shipping, failed_deployments, now, verdicts))
     return out
 
 
@@ -425,7 +431,10 @@ def _stream(
     cut = flow.done_at
     assert cut is not None
     if linked:
-        first = min([c.first_commit_at or c.created_at for c in linked])
+        if len(linked) == 1:
+            first = linked[0].first_commit_at or linked[0].created_at
+        else:
+            first = min([c.first_commit_at or c.created_at for c in linked])
         if first < cut:
             cut = first
     history = flow.history
@@ -440,8 +449,8 @@ def _stream(
         stages = verdicts[sequence] = _Stages(sequence)
     accurate = dict(stages.accurate)
     if linked:
-        _delivery(linked, shipping, failed_deployments, now, times, accurate)
-    unmapped = (UNMAPPED, WAIT) in times or (UNMAPPED, PROCESS) in times
+        _delivery(linked, shipping, failed_deployments, now, times, accurate, stages.apart)
+    unmapped = _UNMAPPED_WAIT in times or _UNMAPPED_PROCESS in times
     return _new_stream(flow, times, accurate, linked, stages.names_of(accurate, unmapped))
 
 
@@ -499,6 +508,8 @@ def _complete_and_accurate(sequence: tuple[str | None, ...]) -> tuple[tuple[str,
     return tuple(accurate.items())
 
 
+_UNMAPPED_WAIT = (UNMAPPED, WAIT)
+_UNMAPPED_PROCESS = (UNMAPPED, PROCESS)
 _CODING = ("coding", PROCESS)
 _PICKUP = ("pickup", WAIT)
 _REVIEW = ("code_review", PROCESS)
@@ -512,7 +523,9 @@ def _delivery(
     now: datetime,
     times: dict[tuple[str, str], float],
     accurate: dict[str, bool],
+    apart: bool = False,
 ) -> None:
+    """Add the delivery stages' times and %C&A; ``apart``: ``times`` has none of them yet."""
     # comparisons rather than min and max for the usual single change: this runs for every item
     if len(linked) == 1:
         change = linked[0]
@@ -536,9 +549,14 @@ def _delivery(
         reviews = [c.first_review_at for c in linked if c.first_review_at is not None]
         reviewed = min(max(opened, min(reviews)), merged) if reviews else merged
         sent_back = any(c.review_rounds > 0 for c in linked)
-    times[_CODING] = times.get(_CODING, 0.0) + (opened - first_commit).total_seconds()
-    times[_PICKUP] = times.get(_PICKUP, 0.0) + (reviewed - opened).total_seconds()
-    times[_REVIEW] = times.get(_REVIEW, 0.0) + (merged - reviewed).total_seconds()
+    if apart:  # each is at least 0.0, which is what 0.0 plus it would be
+        times[_CODING] = (opened - first_commit).total_seconds()
+        times[_PICKUP] = (reviewed - opened).total_seconds()
+        times[_REVIEW] = (merged - reviewed).total_seconds()
+    else:
+        times[_CODING] = times.get(_CODING, 0.0) + (opened - first_commit).total_seconds()
+        times[_PICKUP] = times.get(_PICKUP, 0.0) + (reviewed - opened).total_seconds()
+        times[_REVIEW] = times.get(_REVIEW, 0.0) + (merged - reviewed).total_seconds()
     accurate["coding"] = not sent_back
     accurate["pickup"] = True
     accurate["code_review"] = not sent_back
@@ -562,5 +580,6 @@ def _delivery(
             fine = not any(d.id in failed_deployments for d in deployed)
     if last is not None:
         end = last if last > merged else merged
-        times[_DEPLOY] = times.get(_DEPLOY, 0.0) + (end - merged).total_seconds()
+        seconds = (end - merged).total_seconds()
+        times[_DEPLOY] = seconds if apart else times.get(_DEPLOY, 0.0) + seconds
         accurate["deploy"] = fine
