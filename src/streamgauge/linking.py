@@ -220,6 +220,7 @@ class Links:
         # each has finished_at: the finish order of these is plain attribute order
         successes.sort(key=_FINISHED)
         shipped_by = links.shipped_by
+        by_app, finishes = links.app_successes, links.app_finishes
         for position, deployment in enumerate(successes):
             # setdefault keeps the first: later deployments re-listing a sha did not ship it.
             entry = (position, deployment)
@@ -227,8 +228,15 @@ class Links:
                 shipped_by.setdefault(deployment.sha, entry)
             for sha in deployment.commit_shas:
                 shipped_by.setdefault(sha, entry)
-            if deployment.app is not None:
-                links._add_success(deployment)
+            app = deployment.app
+            if app is not None:
+                finished = deployment.finished_at or deployment.started_at  # finished_at: a success
+                found = by_app.get(app)
+                if found is None:
+                    by_app[app], finishes[app] = [deployment], [finished]
+                else:
+                    found.append(deployment)
+                    finishes[app].append(finished)
         for item in dataset.work_items:
             links.work_items.setdefault(item.key, item)
         links.successes = successes

@@ -278,20 +278,21 @@ def _app_outcomes(
     next_good: DeploymentOutcome | None = None
     # Walk each app backwards so "the next deployment" and "the next successful deployment
     # that did not fail" are known in one pass. Deployments without an app have no sequence.
+    success = RunResult.SUCCESS
     for deployment in reversed(sequence):
         nxt = following if app is not None else None
         outcome = _outcome(deployment, nxt, next_good, links, now, recovery, fold)
-        if outcome.recovery_seconds is not None and outcome.recovery_seconds < 0:
+        # only a recovered failure has a recovery time: look at the fields before the property
+        recovered, ended = outcome.recovered_at, outcome.ended_at
+        if recovered is not None and ended is not None and recovered < ended:
             negative.append(deployment)
-            outcome = _new_outcome(
-                deployment, outcome.group, outcome.ended_at, outcome.failure_reasons
-            )
+            outcome = _new_outcome(deployment, outcome.group, ended, outcome.failure_reasons)
         outcomes.append(outcome)
         if (
             app is not None
-            and deployment.result is RunResult.SUCCESS
-            and outcome.ended_at is not None
-            and not outcome.failed
+            and deployment.result is success
+            and ended is not None
+            and not outcome.failure_reasons
         ):
             next_good = outcome
         following = deployment
