@@ -230,7 +230,7 @@ class Links:
                 shipped_by.setdefault(sha, entry)
             app = deployment.app
             if app is not None:
-                finished = deployment.finished_at or deployment.started_at  # finished_at: a success
+                finished = deployment.finished_at or deployment.started_at  # (a success's)
                 found = by_app.get(app)
                 if found is None:
                     by_app[app], finishes[app] = [deployment], [finished]
@@ -261,9 +261,14 @@ class Links:
         self.changes_by_sha, self.changes_by_key = by_sha, by_key
         self.changes = {c.id: c for c in dataset.changes}
         rank: dict[str, int] = {}
-        for records in (dataset.changes, dataset.work_items, dataset.deployments):
+        ranked: tuple[Sequence[Record], ...] = (
+            dataset.changes,
+            dataset.work_items,
+            dataset.deployments,
+            dataset.incidents,
+        )
+        for records in ranked:
             rank.update(zip([r.id for r in records], count(len(rank)), strict=False))
-        rank.update(zip([i.id for i in dataset.incidents], count(len(rank)), strict=False))
         self.rank = rank
         self.unlisted = set(self.shipped_by.keys() - by_sha.keys())
         self.pushed = None
