@@ -524,11 +524,14 @@ class Links:
         return found
 
     def _first_shipping(self, change: Change) -> Deployment | None:
-        first = self.shipped_by.get(change.merge_sha) if change.merge_sha else None
-        for sha in change.commit_shas:
-            shipped = self.shipped_by.get(sha)
-            if shipped is not None and (first is None or shipped[0] < first[0]):
-                first = shipped
+        shipped_by = self.shipped_by
+        first = shipped_by.get(change.merge_sha) if change.merge_sha else None
+        # most changes ship by their merge sha alone: one check in C passes over the rest
+        if not shipped_by.keys().isdisjoint(change.commit_shas):
+            for sha in change.commit_shas:
+                shipped = shipped_by.get(sha)
+                if shipped is not None and (first is None or shipped[0] < first[0]):
+                    first = shipped
         return first[1] if first is not None else None
 
     def shipping_deployment_of_commit(self, sha: str) -> Deployment | None:

@@ -88,15 +88,8 @@ def _sums(
     times: dict[tuple[str, str], float], accurate: dict[str, bool]
 ) -> tuple[float, float, frozenset[str]]:
     """Lead and process seconds of a stream, and the names of its stages."""
-    return _lead(times), _process(times), frozenset(chain(map(_STAGE, times), accurate))
-
-
-def _lead(times: dict[tuple[str, str], float]) -> float:
-    return sum(times.values())
-
-
-def _process(times: dict[tuple[str, str], float]) -> float:
-    return sum([seconds for key, seconds in times.items() if key[1] == PROCESS])
+    process = sum([seconds for key, seconds in times.items() if key[1] == PROCESS])
+    return sum(times.values()), process, frozenset(chain(map(_STAGE, times), accurate))
 
 
 _STAGE = itemgetter(0)
@@ -122,8 +115,8 @@ def _new_stream(
     put[1](stream, times)
     put[2](stream, accurate)
     put[3](stream, changes)
-    put[4](stream, _lead(times))
-    put[5](stream, _process(times))
+    put[4](stream, sum(times.values()))  # as _sums adds them up
+    put[5](stream, sum([seconds for key, seconds in times.items() if key[1] == PROCESS]))
     put[6](stream, names)
     put[7](stream, {})
     return stream
