@@ -338,19 +338,30 @@ def _walk(created_at: datetime, history: History) -> Walk:
     started: datetime | None = created_at if state in started_states else None
     done: datetime | None = None
     active = 0.0
-    # one pass, comparisons rather than min and max, no globals: this runs for every change
-    for change in history:
-        at = change.at
-        if state is active_state and started is not None:
-            begin = started if started > since else since
-            if at > begin:
-                active += (at - begin).total_seconds()
-        state = change.to_state
-        since = at
-        if started is None and state in started_states:
-            started = at
-        if state is done_state:
-            done = at
+    changes = iter(history)
+    # one pass, comparisons rather than min and max, no globals: this runs for every change;
+    # until the item starts no time is active, then every move checks only for active time
+    if started is None:
+        for change in changes:
+            state = change.to_state
+            since = change.at
+            if state in started_states:
+                started = since
+                break
+            if state is done_state:
+                done = since
+    if started is not None:  # else every change was looked at above
+        start = started
+        for change in changes:
+            at = change.at
+            if state is active_state:
+                begin = start if start > since else since
+                if at > begin:
+                    active += (at - begin).total_seconds()
+            state = change.to_state
+            since = at
+            if state is done_state:
+                done = at
     return state, started, done, active, since
 
 
