@@ -306,24 +306,30 @@ def lead_times(
         memo.refresh(changes, links, now, limit, fold)
         memo.fill(facts)
         return
-    ship = links.shipping_deployment
+    # _lead_time's work inline, as this runs for every change deployed
+    ship, pair, merged = links.shipping_deployment, fold.pair, ChangeState.MERGED
     for change in changes:
-        if change.state is not ChangeState.MERGED:
+        if change.state is not merged:
             continue
         deployment = ship(change)
         deployed_at = deployment.finished_at if deployment is not None else None
         if deployment is None or deployed_at is None or deployed_at > now:
             facts.never_deployed.append(change)
             continue
-        _, _, outcome, lead, clamped = _lead_time(change, deployment, deployed_at, limit, fold)
-        if lead is not None:
+        started_at = change.first_commit_at or change.created_at
+        seconds = (deployed_at - started_at).total_seconds()
+        if seconds < 0:
+            facts.negative_lead_times.append(change)
+        elif seconds > limit:
+            facts.too_long_lead_times.append(change)
+        else:
+            group = pair(deployment.team or change.team, deployment.app or change.app)
+            parts, clamped = lead_time_parts(change, started_at, deployed_at)
             if clamped:
                 facts.clamped_parts.append(change)
-            facts.lead_times.append(lead)
-        elif outcome == NEGATIVE:
-            facts.negative_lead_times.append(change)
-        else:
-            facts.too_long_lead_times.append(change)
+            facts.lead_times.append(
+                _new_lead_time(change, deployment, started_at, deployed_at, seconds, group, parts)
+            )
 
 
 def _lead_time(
