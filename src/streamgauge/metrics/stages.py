@@ -26,7 +26,7 @@ stages' ratios. Stage names beyond ``metrics.stage_labels`` (alphabetically) fol
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -152,7 +152,7 @@ class _Stages:
 _Verdicts = dict[tuple[str | None, ...], _Stages]
 
 
-# What an item's stream is worked out from:# What an item's stream is worked out from: its flow, the merged changes linked to it, their
+# What an item's stream is worked out from: its flow, the merged changes linked to it, their
 # first production deployments and whether those failed.
 StreamInputs = tuple[ItemFlow, tuple[Change, ...], tuple[Deployment | None, ...], tuple[bool, ...]]
 # An item's stream as last worked out, from what, and whether ``now`` can still move it.
@@ -203,7 +203,7 @@ class StreamMemo:
     def refresh(
         self,
         flows: Iterable[ItemFlow],
-        changes: Iterable[Change],
+        changes: Collection[Change],
         links: Links,
         failed_deployments: AbstractSet[str],
         now: datetime,
@@ -262,7 +262,7 @@ class StreamMemo:
     def _rebuild(
         self,
         flows: Iterable[ItemFlow],
-        changes: Iterable[Change],
+        changes: Collection[Change],
         links: Links,
         failed_deployments: AbstractSet[str],
         now: datetime,
@@ -373,7 +373,7 @@ def _linked_by_key(changes: Iterable[Change], now: datetime) -> dict[str, list[C
 
 def item_streams(
     flows: Iterable[ItemFlow],
-    changes: Iterable[Change],
+    changes: Collection[Change],
     links: Links,
     failed_deployments: AbstractSet[str],
     *,
