@@ -83,6 +83,22 @@ def _new_lead_time(
     return lead
 
 
+def milestones(change: Change, started_at: datetime) -> tuple[datetime, datetime, datetime]:
+    """When ``change`` was opened, first reviewed and merged, made monotone from ``started_at``
+    (its first commit): each at least the one before, the review at most the merge, and a
+    change without a review reviewed at its merge."""
+    # comparisons rather than min and max: this runs for every change deployed
+    created = change.created_at
+    opened = created if created > started_at else started_at
+    merged_at = change.merged_at
+    merged = merged_at if merged_at is not None and merged_at > opened else opened
+    review = change.first_review_at
+    if review is None:
+        return opened, merged, merged
+    reviewed = review if review > opened else opened
+    return opened, (merged if merged < reviewed else reviewed), merged
+
+
 def lead_time_parts(
     change: Change, started_at: datetime, deployed_at: datetime
 ) -> tuple[tuple[float, float, float, float], bool]:
@@ -92,18 +108,8 @@ def lead_time_parts(
     monotone (each at least the one before), so the parts are never negative and always add up
     to the lead time; a change without a review has pickup up to its merge and no review part.
     """
-    # comparisons rather than min and max: this runs for every change deployed
-    created = change.created_at
-    opened = created if created > started_at else started_at
-    merged_at = change.merged_at
-    merged = merged_at if merged_at is not None and merged_at > opened else opened
-    review = change.first_review_at
-    if review is None:
-        reviewed = merged
-    else:
-        reviewed = review if review > opened else opened
-        if merged < reviewed:
-            reviewed = merged
+    opened, reviewed, merged = milestones(change, started_at)
+    created, merged_at, review = change.created_at, change.merged_at, change.first_review_at
     end = deployed_at if deployed_at > merged else merged
     clamped = (
         created < started_at

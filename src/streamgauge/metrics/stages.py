@@ -38,6 +38,7 @@ from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import OTHER
 from streamgauge.metrics.items import FlowMemo, ItemFlow
+from streamgauge.metrics.leadtime import milestones
 from streamgauge.model import Change, ChangeState, Deployment, FlowState, StatusChange
 
 UNMAPPED = "unmapped"
@@ -519,21 +520,10 @@ def _delivery(
     apart: bool = False,
 ) -> None:
     """Add the delivery stages' times and %C&A; ``apart``: ``times`` has none of them yet."""
-    # comparisons rather than min and max for the usual single change: this runs for every item
-    if len(linked) == 1:
+    if len(linked) == 1:  # the usual case: the milestones of lead-time parts
         change = linked[0]
-        created = change.created_at
-        first_commit = change.first_commit_at or created
-        opened = created if created > first_commit else first_commit
-        merged_at = change.merged_at
-        merged = merged_at if merged_at is not None and merged_at > opened else opened
-        review = change.first_review_at
-        if review is None:
-            reviewed = merged
-        else:
-            reviewed = review if review > opened else opened
-            if merged < reviewed:
-                reviewed = merged
+        first_commit = change.first_commit_at or change.created_at
+        opened, reviewed, merged = milestones(change, first_commit)
         sent_back = change.review_rounds > 0
     else:
         first_commit = min(c.first_commit_at or c.created_at for c in linked)
