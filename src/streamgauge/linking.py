@@ -276,6 +276,20 @@ class Links:
         for incident in dataset.incidents:
             self._file(incident)
 
+    def follows(
+        self, seen: Links | None, generation: int, since: datetime | None, now: datetime
+    ) -> bool:
+        """Whether a memo that last looked at the joins ``seen`` (at their ``generation``) and at
+        the moment ``since`` may look again only at what the latest :meth:`extend` named: the
+        same joins, extended at most once since, and ``now`` no earlier."""
+        return (
+            seen is self
+            and self.changes_by_sha is not None
+            and 0 <= self.generation - generation <= 1
+            and since is not None
+            and now >= since
+        )
+
     def extend(self, changed: Sequence[tuple[Record | None, Record]]) -> bool:
         """Take in records, each with the one it replaced (None: new), as :meth:`build` would.
 

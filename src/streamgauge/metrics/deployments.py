@@ -151,13 +151,7 @@ class OutcomeMemo:
 
     def _dirty(self, links: Links, now: datetime) -> set[str | None] | None:
         """The apps to work out again; None: all of them."""
-        if not (
-            self._links is links
-            and links.changes_by_sha is not None
-            and 0 <= links.generation - self._generation <= 1
-            and self._now is not None
-            and now >= self._now
-        ):
+        if not links.follows(self._links, self._generation, self._now, now):
             return None
         dirty = set(self._unsettled)
         if links.generation == self._generation:

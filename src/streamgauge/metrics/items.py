@@ -149,13 +149,7 @@ class FlowMemo:
     ) -> list[ItemFlow]:
         """The flows at ``now`` of ``items`` (every one), in their order."""
         self.moved = set()
-        if not (
-            self._links is links
-            and links.changes_by_sha is not None
-            and 0 <= links.generation - self._generation <= 1
-            and self._now is not None
-            and now >= self._now
-        ):
+        if not links.follows(self._links, self._generation, self._now, now):
             self._rebuild(items, histories, links, now, fold)
         else:
             latest: dict[str, WorkItem] = {}

@@ -184,13 +184,7 @@ class LeadMemo:
 
     def _follows(self, links: Links, now: datetime) -> bool:
         """Whether only what the latest extension of the joins names can have moved."""
-        return (
-            self._links is links
-            and links.changes_by_sha is not None
-            and 0 <= links.generation - self._generation <= 1
-            and self._now is not None
-            and now >= self._now
-        )
+        return links.follows(self._links, self._generation, self._now, now)
 
     def refresh(
         self,

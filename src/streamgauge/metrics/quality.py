@@ -271,13 +271,7 @@ class QualityMemo:
         self, dataset: Dataset, links: Links, now: datetime, fold: LabelFolder
     ) -> dict[str, list[Problem]]:
         """The problems found on the records themselves at ``now``, by slot."""
-        follows = (
-            self._links is links
-            and links.changes_by_sha is not None
-            and 0 <= links.generation - self._generation <= 1
-            and self._now is not None
-            and now >= self._now
-        )
+        follows = links.follows(self._links, self._generation, self._now, now)
         self._made_before, self._made = self._made, {}
         if not follows or not self._update(links, now, fold):
             self._rebuild(dataset, links, now, fold)

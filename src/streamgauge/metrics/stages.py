@@ -210,13 +210,7 @@ class StreamMemo:
         now: datetime,
     ) -> list[ItemStream]:
         """The streams at ``now`` of the done items of ``flows`` (every one), in their order."""
-        if not (
-            self._links is links
-            and links.changes_by_sha is not None
-            and 0 <= links.generation - self._generation <= 1
-            and self._now is not None
-            and now >= self._now
-        ):
+        if not links.follows(self._links, self._generation, self._now, now):
             self._rebuild(flows, changes, links, failed_deployments, now)
         else:
             for item_id in self._dirty(links, now):
