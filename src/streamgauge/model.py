@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 
 class FlowType(StrEnum):
@@ -353,6 +353,19 @@ def from_json(data: Mapping[str, Any]) -> Record:
     if unknown:
         raise RecordError(f"{sorted(unknown)[0]}: is not a field of kind {kind!r}")
     return cls(**kwargs)
+
+
+T = TypeVar("T")
+
+
+def slot_setters(cls: type[T]) -> tuple[Callable[[T, Any], None], ...]:
+    """The ``__set__`` of each field's slot of a frozen, slotted dataclass, in field order.
+
+    Setting through them skips ``__init__`` and ``__post_init__``: for code that builds
+    millions of instances from values already checked (the store's decoding, the facts of a
+    computation), where the checks would cost more than the building.
+    """
+    return tuple(getattr(cls, f.name).__set__ for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
 # --- a whole dataset ---------------------------------------------------------------------------

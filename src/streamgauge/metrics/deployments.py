@@ -15,16 +15,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
-from typing import Any, Literal
+from typing import Literal
 
 from streamgauge.linking import Links, is_production
 from streamgauge.metrics.dimensions import Group, LabelFolder
 from streamgauge.metrics.windows import ended_at, seconds_between
-from streamgauge.model import Deployment, DeploymentKind, Environment, Incident, RunResult
+from streamgauge.model import (
+    Deployment,
+    DeploymentKind,
+    Environment,
+    Incident,
+    RunResult,
+    slot_setters,
+)
 
 # Why a deployment counts as failed; explain lists these next to each deployment.
 FAILED_RESULT = "result_failure"
@@ -59,9 +66,7 @@ class DeploymentOutcome:
 # A frozen dataclass's __init__ sets each field through object.__setattr__; setting the slots
 # through their descriptors makes the same outcome in half the time (as the store's codec makes
 # records), and a computation makes one for every production deployment.
-_OUTCOME_SLOTS: tuple[Callable[[DeploymentOutcome, Any], None], ...] = tuple(
-    DeploymentOutcome.__dict__[f.name].__set__ for f in fields(DeploymentOutcome)
-)
+_OUTCOME_SLOTS = slot_setters(DeploymentOutcome)
 
 
 def _new_outcome(

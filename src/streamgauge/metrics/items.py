@@ -19,16 +19,15 @@ its active and waiting time are unknown (None) and flow efficiency leaves it out
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
 
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.dimensions import Group, LabelFolder
 from streamgauge.metrics.windows import seconds_between
-from streamgauge.model import FlowState, StatusChange, WorkItem
+from streamgauge.model import FlowState, StatusChange, WorkItem, slot_setters
 
 STARTED_STATES = (FlowState.ACTIVE, FlowState.WAITING)
 History = tuple[StatusChange, ...]
@@ -67,9 +66,7 @@ class ItemFlow:
 # A frozen dataclass's __init__ sets each field through object.__setattr__; setting the slots
 # through their descriptors makes the same flow in half the time (as the store's codec makes
 # records), and a computation makes one for every work item.
-_FLOW_SLOTS: tuple[Callable[[ItemFlow, Any], None], ...] = tuple(
-    ItemFlow.__dict__[f.name].__set__ for f in fields(ItemFlow)
-)
+_FLOW_SLOTS = slot_setters(ItemFlow)
 
 
 def _new_flow(

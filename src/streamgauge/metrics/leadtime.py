@@ -14,15 +14,15 @@ change):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, fields
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group, LabelFolder
-from streamgauge.model import Change, ChangeState, Commit, Deployment
+from streamgauge.model import Change, ChangeState, Commit, Deployment, slot_setters
 
 PARTS = ("coding", "pickup", "review", "deploy")
 
@@ -54,9 +54,7 @@ class LeadTime:
 # A frozen dataclass's __init__ sets each field through object.__setattr__; setting the slots
 # through their descriptors makes the same lead time in half the time (as the store's codec
 # makes records), and a computation makes one for every change deployed.
-_LEAD_SLOTS: tuple[Callable[[LeadTime, Any], None], ...] = tuple(
-    LeadTime.__dict__[f.name].__set__ for f in fields(LeadTime)
-)
+_LEAD_SLOTS = slot_setters(LeadTime)
 
 
 def _new_lead_time(

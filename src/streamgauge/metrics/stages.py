@@ -26,20 +26,19 @@ stages' ratios. Stage names beyond ``metrics.stage_labels`` (alphabetically) fol
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
-from typing import Any
 
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import OTHER
 from streamgauge.metrics.items import FlowMemo, ItemFlow
 from streamgauge.metrics.leadtime import milestones
-from streamgauge.model import Change, ChangeState, Deployment, FlowState, StatusChange
+from streamgauge.model import Change, ChangeState, Deployment, FlowState, StatusChange, slot_setters
 
 UNMAPPED = "unmapped"
 DELIVERY = ("coding", "pickup", "code_review", "deploy")
@@ -97,9 +96,7 @@ _STAGE = itemgetter(0)
 # A frozen dataclass's __init__ sets each field through object.__setattr__; setting the slots
 # through their descriptors makes the same stream in half the time (as the store's codec makes
 # records), and a computation makes one for every done item.
-_STREAM_SLOTS: tuple[Callable[[ItemStream, Any], None], ...] = tuple(
-    ItemStream.__dict__[f.name].__set__ for f in fields(ItemStream)
-)
+_STREAM_SLOTS = slot_setters(ItemStream)
 
 
 def _new_stream(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from streamgauge.model import Record
+from streamgauge.model import Record, slot_setters
 from streamgauge.store.schema import FieldSpec, FieldType
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -138,7 +138,7 @@ class RecordCodec:
         # The slot descriptors of the frozen dataclass: setting through them skips __init__ and
         # __post_init__, which only re-check what was checked when the record was first built
         # (tz-aware UTC datetimes) and cost more than half of load time on large stores.
-        self._setters = [getattr(cls, name).__set__ for name in self.names]
+        self._setters = slot_setters(cls)
         # Enum columns map through a dict that also knows None, so nullable ones need no test.
         self._enum_maps = [
             {None: None, **{m.value: m for m in s.enum}} if s.enum is not None else None
