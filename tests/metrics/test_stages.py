@@ -132,3 +132,44 @@ def test_a_review_that_requests_changes_breaks_coding_and_review() -> None:
     assert checkout(name, snap, "7d", stage="coding") == 0.0
     assert checkout(name, snap, "7d", stage="code_review") == 0.0
     assert checkout(name, snap, "7d", stage="pickup") == 1.0
+
+
+def created(item: WorkItem, day: float, stage: str) -> StatusChange:
+    """The status change that records ``item``'s creation: no status, state or stage before."""
+    return status_change(item=item, at=at(days=day), to_state=NEW, to_stage=stage)
+
+
+def test_creation_is_no_visit_and_done_is_forward() -> None:
+    # Both items' histories start with their creation (no stage before it), no change linked.
+    # A: created in backlog day 24, dev 25, test 26, done (no stage) day 27: every stage
+    #   left forward -> backlog, dev, test all C&A. (Taking creation for a visit to "unmapped"
+    #   and the unstaged done status for a return to it made test not C&A, and rolled 0.)
+    # B: created in backlog day 24, dev 25, test 26, back to dev 27, done in stage "released"
+    #   day 28: backlog C&A; dev entered twice -> not; test left backwards -> not; released is
+    #   where it ended -> C&A.
+    # Per stage over the items that entered it: backlog 2/2 = 1, dev 1/2, test 1/2,
+    # released 1/1; rolled 1 * 0.5 * 0.5 * 1 = 0.25.
+    a = work_item(created_at=at(days=24), key="PAY-3", flow_state=DONE)
+    b = work_item(created_at=at(days=24), key="PAY-4", flow_state=DONE)
+    history = [
+        created(a, 24, "backlog"),
+        *path(a, ("backlog", NEW), (25, "dev", ACTIVE), (26, "test", ACTIVE), (27, None, DONE)),
+        created(b, 24, "backlog"),
+        *path(
+            b,
+            ("backlog", NEW),
+            (25, "dev", ACTIVE),
+            (26, "test", ACTIVE),
+            (27, "dev", ACTIVE),
+            (28, "released", DONE),
+        ),
+    ]
+    data = Dataset(work_items=[a, b], status_changes=history)
+    snap = compute_all(data, now=NOW, settings=settings())
+    name = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
+    assert checkout(name, snap, "7d", stage="backlog") == 1.0
+    assert checkout(name, snap, "7d", stage="dev") == 0.5
+    assert checkout(name, snap, "7d", stage="test") == 0.5
+    assert checkout(name, snap, "7d", stage="released") == 1.0
+    rolled = "streamgauge_value_stream_complete_accurate_window_ratio"
+    assert checkout(rolled, snap, "7d") == pytest.approx(0.25)

@@ -16,7 +16,8 @@ otherwise; ``coding`` and ``code_review`` are process, ``pickup`` and ``deploy``
 The **value-stream lead time** is the sum of its stages, its **efficiency** process over lead.
 
 **%C&A** of a stage: among the items that entered it, the share that left it forward (to a
-stage not visited before, or to the end) and never came back to it. Tracker stages use the
+stage not visited before, to a done status with a stage or not, or to the end) and never came
+back to it; an item's creation is no visit to a stage. Tracker stages use the
 status history; for the delivery stages a change sent back by review (``review_rounds`` > 0)
 returns to ``coding``, so neither coding nor code_review is C&A, and ``deploy`` is C&A unless a
 deployment that shipped the item's changes failed. **Rolled %C&A** is the product of the
@@ -31,7 +32,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from streamgauge.linking import InRecordOrder, Links
 from streamgauge.metrics.deployments import OutcomeMemo
@@ -127,11 +128,11 @@ class _Stages:
 
     __slots__ = ("accurate", "apart", "names")
 
-    def __init__(self, sequence: tuple[str | None, ...]) -> None:
+    def __init__(self, sequence: _Sequence) -> None:
         self.accurate = _complete_and_accurate(sequence)
         self.names: dict[tuple[int, bool], frozenset[str]] = {}
         # no tracker stage is named like a delivery stage: their times need no adding up
-        self.apart = {stage or UNMAPPED for stage in sequence}.isdisjoint(DELIVERY)
+        self.apart = {stage or UNMAPPED for stage, _ in sequence}.isdisjoint(DELIVERY)
 
     def names_of(self, accurate: dict[str, bool], unmapped: bool) -> frozenset[str]:
         """The names of a stream's stages: those whose %C&A it has (every stage it entered but
@@ -146,8 +147,10 @@ class _Stages:
         return found
 
 
+# An item's stages in order, each with whether it is a done status
+_Sequence = tuple[tuple[str | None, bool], ...]
 # An item's stages in order -> what they say (few sequences recur across many items)
-_Verdicts = dict[tuple[str | None, ...], _Stages]
+_Verdicts = dict[_Sequence, _Stages]
 
 
 # What an item's stream is worked out from: its flow, the merged changes linked to it, their
@@ -425,10 +428,8 @@ def _stream(
     history = flow.history
     if history:
         _tracker(history, flow.item.created_at, cut, times)
-        # %C&A looks at every move, cut or not
-        sequence: tuple[str | None, ...] = (history[0].from_stage, *map(_TO_STAGE, history))
-    else:
-        sequence = ()
+    # %C&A looks at every move, cut or not
+    sequence = _stage_sequence(history) if history else ()
     stages = verdicts.get(sequence)
     if stages is None:
         stages = verdicts[sequence] = _Stages(sequence)
@@ -467,27 +468,36 @@ def _tracker(
         times[key] = times.get(key, 0.0) + (cut - since).total_seconds()
 
 
-_TO_STAGE = attrgetter("to_stage")
+def _stage_sequence(history: Sequence[StatusChange]) -> _Sequence:
+    """Where an item was before its first move (unless that is its creation: no stage), then
+    where each move took it, each with whether it is a done status."""
+    first = history[0]
+    done = FlowState.DONE
+    moves = [(c.to_stage, c.to_state is done) for c in history]
+    if first.from_stage is None:
+        return tuple(moves)
+    return ((first.from_stage, first.from_state is done), *moves)
 
 
-def _complete_and_accurate(sequence: tuple[str | None, ...]) -> tuple[tuple[str, bool], ...]:
-    """Each mapped stage of an item's stages (where it started, then where each move took it)
-    and whether it was left forward for good: to a stage not visited before (or to the end),
-    and never entered again."""
-    visits: list[str] = []
-    for stage in sequence:
+def _complete_and_accurate(sequence: _Sequence) -> tuple[tuple[str, bool], ...]:
+    """Each mapped stage of an item's stages and whether it was left forward for good: to a
+    stage not visited before, to a done status (with a stage or not) or to the end, and never
+    entered again."""
+    visits: list[tuple[str, bool]] = []
+    for stage, done in sequence:
         name = stage or UNMAPPED
-        if not visits or name != visits[-1]:
-            visits.append(name)
+        if not visits or name != visits[-1][0]:
+            visits.append((name, done))
     counts: dict[str, int] = {}
-    for name in visits:
+    for name, _ in visits:
         counts[name] = counts.get(name, 0) + 1
     accurate: dict[str, bool] = {}
     seen: set[str] = set()
     last = len(visits) - 1
-    for i, name in enumerate(visits):
+    for i, (name, _) in enumerate(visits):
         if name != UNMAPPED:
-            ok = counts[name] == 1 and (i == last or visits[i + 1] not in seen)
+            forward = i == last or visits[i + 1][1] or visits[i + 1][0] not in seen
+            ok = counts[name] == 1 and forward
             accurate[name] = accurate.get(name, True) and ok
         seen.add(name)
     return tuple(accurate.items())
