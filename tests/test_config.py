@@ -167,6 +167,29 @@ def test_unknown_window(tmp_path: Path) -> None:
     assert problem.startswith("windows[1]: '30x' is not a duration")
 
 
+def test_empty_windows_and_spans_are_errors_naming_the_key(tmp_path: Path) -> None:
+    # A 0d window would divide every rate by zero at each recompute; a 0s bound says nothing.
+    path = write(
+        tmp_path,
+        "windows: [7d, 0d]\nmetrics: {incident_window: 0h, max_lead_time: 0d, sle_age: -5}\n",
+    )
+    problems = problems_of(path)
+    keys = sorted(p.split(":")[0] for p in problems)
+    assert keys == [
+        "metrics.incident_window",
+        "metrics.max_lead_time",
+        "metrics.sle_age",
+        "windows[1]",
+    ]
+    assert all("must be longer than zero" in p for p in problems)
+
+
+def test_source_interval_under_ten_seconds_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  - {name: a, type: plain, interval: 5s}\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith("sources[0].interval: must be at least 10s")
+
+
 def test_misspelled_key_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "servr:\n  port: 1\n")
     assert problems_of(path) == [

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +31,7 @@ DEFAULT_PORT = 9464
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MIN_INTERVAL = timedelta(seconds=10)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -56,9 +58,29 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"must be longer than zero, e.g. '30d' (got {format_duration(value)})")
+    return value
+
+
+def _interval(value: timedelta) -> timedelta:
+    # a source synced more often than this spends its rate limit on nothing new
+    if value < MIN_INTERVAL:
+        raise ValueError(
+            f"must be at least {format_duration(MIN_INTERVAL)}, e.g. '5m' "
+            f"(got {format_duration(value)})"
+        )
+    return value
+
+
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
 ]
+# A span that must not be empty: a window, a rule's bound.
+Span = Annotated[Duration, AfterValidator(_positive)]
+# How often a source is synced.
+Interval = Annotated[Duration, AfterValidator(_interval)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
@@ -74,7 +96,7 @@ class SourceConfig(Strict):
     name: Name
     type: str
     enabled: bool = True
-    interval: Duration = timedelta(minutes=5)
+    interval: Interval = timedelta(minutes=5)
     team: str | None = None  # default team for records no mapping rule places
     app: str | None = None  # default app for records no mapping rule places
 
@@ -116,11 +138,11 @@ class LabelConfig(Strict):
 class MetricRules(Strict):
     """Rules that change how numbers are computed; docs/metrics.md says what each does."""
 
-    incident_window: Duration = timedelta(hours=24)
+    incident_window: Span = timedelta(hours=24)
     recovery: Literal["incident_resolved", "next_success"] = "incident_resolved"
-    max_lead_time: Duration = timedelta(days=180)
+    max_lead_time: Span = timedelta(days=180)
     levels_table: str = "dora-2024"
-    sle_age: Duration = timedelta(days=10)  # service-level expectation of flow time and age
+    sle_age: Span = timedelta(days=10)  # service-level expectation of flow time and age
     sle_percentile: float = Field(default=0.85, gt=0, le=1)  # share expected within sle_age
     stage_labels: int = Field(default=20, ge=1, le=100)  # stage names kept; the rest -> other
 
@@ -148,7 +170,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
-    windows: list[Duration] = [timedelta(days=7), timedelta(days=30), timedelta(days=90)]
+    windows: list[Span] = [timedelta(days=7), timedelta(days=30), timedelta(days=90)]
     teams: dict[Name, TeamConfig] = {}
     apps: dict[Name, AppConfig] = {}
     labels: LabelConfig = LabelConfig()
