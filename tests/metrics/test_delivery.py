@@ -139,3 +139,31 @@ def test_recovery_histogram_and_failed_deployments_by_reason() -> None:
     assert failed[labels(team="payments", app="checkout", reason="rolled_back")] == 1
     assert failed[labels(team="payments", app="checkout", reason="followed_by_hotfix")] == 0
     assert failed[labels(team="payments", app="checkout", reason="caused_incident")] == 0
+
+
+def test_lead_time_parts_end_at_the_deployment_that_shipped_the_change() -> None:
+    # A branch deployment: first commit 08:00, opened 09:00, first review 10:00, merged 12:00,
+    # its commit deployed to production at 11:00 on day 25. Lead time = 11:00 - 08:00 = 10800 s.
+    # Parts cut at the deployment: coding 08:00 -> 09:00 = 3600, pickup 09:00 -> 10:00 = 3600,
+    # review 10:00 -> 11:00 (the merge at 12:00 came after the deployment) = 3600, deploy 0;
+    # 3600 + 3600 + 3600 + 0 = 10800, the lead time. The change is flagged for its late merge.
+    pr = change(
+        first_commit_at=at(days=25, hours=8),
+        created_at=at(days=25, hours=9),
+        first_review_at=at(days=25, hours=10),
+        merged_at=at(days=25, hours=12),
+        merge_sha="b1",
+    )
+    shipped = deployment(finished_at=at(days=25, hours=11), commit_shas=("b1",))
+    snap = compute_all(Dataset(changes=[pr], deployments=[shipped]), now=NOW, settings=settings())
+
+    def part(name: str) -> float | None:
+        return checkout(PARTS, snap, "7d", part=name, quantile="0.5")
+
+    assert checkout(LEAD_TIME, snap, "7d", quantile="0.5") == pytest.approx(10800)
+    assert part("coding") == pytest.approx(3600)
+    assert part("pickup") == pytest.approx(3600)
+    assert part("review") == pytest.approx(3600)
+    assert part("deploy") == 0.0
+    problems = snap.values("streamgauge_data_quality_records")
+    assert problems[labels(team="all", app="all", reason="negative_span")] == 1

@@ -103,23 +103,28 @@ def lead_time_parts(
     """Coding, pickup, review and deploy seconds of a change, and whether a clamp was needed.
 
     The milestones first commit <= opened <= first review <= merged <= deployed are made
-    monotone (each at least the one before), so the parts are never negative and always add up
-    to the lead time; a change without a review has pickup up to its merge and no review part.
+    monotone (each at least the one before) and none later than the deployment, so the parts
+    are never negative and always add up to the lead time; a change without a review has pickup
+    up to its merge and no review part. A change merged after the deployment that shipped its
+    commit (a branch deployment) has what came after the deployment cut off and is flagged.
     """
     opened, reviewed, merged = milestones(change, started_at)
     created, merged_at, review = change.created_at, change.merged_at, change.first_review_at
-    end = deployed_at if deployed_at > merged else merged
     clamped = (
         created < started_at
         or (merged_at is not None and merged_at < opened)
         or (review is not None and review != reviewed)
-        or end != deployed_at
+        or merged > deployed_at
     )
+    if merged > deployed_at:
+        merged = deployed_at
+        reviewed = reviewed if reviewed < deployed_at else deployed_at
+        opened = opened if opened < deployed_at else deployed_at
     return (
         (opened - started_at).total_seconds(),
         (reviewed - opened).total_seconds(),
         (merged - reviewed).total_seconds(),
-        (end - merged).total_seconds(),
+        (deployed_at - merged).total_seconds(),
     ), clamped
 
 
