@@ -31,10 +31,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **settings: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
+        env.update(settings)  # STREAMGAUGE_* variables
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "streamgauge", "serve",
@@ -165,6 +166,29 @@ def test_restart_serves_the_stored_history_and_counters_never_go_down(tmp_path: 
         assert second.stop() == 0
     finally:
         second.output()
+
+
+def snapshot_time(server: Server) -> float:
+    values = counter_values(server.get("/metrics")[1], "streamgauge_snapshot_timestamp_seconds")
+    return values[()]
+
+
+@pytest.mark.slow
+def test_the_snapshot_moves_with_time_when_no_sync_changes_anything(tmp_path: Path) -> None:
+    # The demo syncs once a minute; recomputing every 10 s, a new snapshot must come within
+    # about 10 s of the first one, long before the next sync could change anything.
+    srv = Server(tmp_path / "data", STREAMGAUGE_SERVER__RECOMPUTE_INTERVAL="10s")
+    try:
+        srv.wait_ready()
+        first = snapshot_time(srv)
+        deadline = time.monotonic() + 30
+        while snapshot_time(srv) == first and time.monotonic() < deadline:
+            time.sleep(0.5)
+        later = snapshot_time(srv)
+        assert later > first, "the snapshot was not recomputed on its timer"
+        assert srv.stop() == 0
+    finally:
+        srv.output()
 
 
 def test_bad_config_fails_fast_with_the_key(tmp_path: Path) -> None:

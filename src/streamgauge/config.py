@@ -112,6 +112,9 @@ class ServerConfig(Strict):
     host: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable from outside it
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=64)
+    # the snapshot is recomputed this often even when no sync changed anything, so work-item
+    # ages, flow load and rolling windows move with time
+    recompute_interval: Interval = timedelta(minutes=1)
 
 
 class TeamConfig(Strict):

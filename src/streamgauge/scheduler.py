@@ -1,4 +1,5 @@
-"""APScheduler wiring: one sync job per source, and a recompute after a sync that changed data."""
+"""APScheduler wiring: one sync job per source, a recompute after a sync that changed data, and
+one on a timer so that the snapshot's "now" keeps moving."""
 
 from __future__ import annotations
 
@@ -48,6 +49,14 @@ class Scheduler:
                 name=f"sync {source.name}",
                 next_run_time=now,
             )
+        every = self.app.settings.server.recompute_interval
+        self._scheduler.add_job(
+            self._request_recompute,
+            IntervalTrigger(seconds=every.total_seconds()),
+            id="recompute:timer",
+            name="recompute as time moves",
+            next_run_time=now + every,
+        )
         if not self.app.connectors:
             self._request_recompute()
         self._scheduler.start()
