@@ -10,7 +10,7 @@ from tests.metrics.helpers import NOW, settings
 
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.snapshot import labels
-from streamgauge.model import Dataset, FlowState
+from streamgauge.model import Dataset, Environment, FlowState
 
 NAME = "streamgauge_data_quality_records"
 
@@ -73,6 +73,7 @@ def test_each_reason_is_counted() -> None:
         "change_never_deployed": 1,
         "change_without_work_item": 1,
         "incident_unattributed": 1,
+        "incident_non_production": 0,  # every incident here names a production deployment
         "negative_span": 3,
         "lead_time_too_long": 1,
         "incomplete_history": 1,  # PAY-7
@@ -89,3 +90,22 @@ def test_clean_data_reports_zeros() -> None:
     values = snap.values(NAME)
     assert values  # zero series exist, so an alert on a rise has a baseline
     assert set(values.values()) == {0.0}
+
+
+def test_an_incident_blamed_on_a_staging_deployment_is_counted_not_lost() -> None:
+    # One production deployment day 25 (succeeded) and one staging deployment day 26; the
+    # incident of day 26 names the staging one. No production deployment failed: failure rate
+    # 0 / 1 = 0; the incident shows up as incident_non_production 1, not as unattributed.
+    prod = deployment(finished_at=at(days=25), commit_shas=("c1",))
+    staging = deployment(
+        finished_at=at(days=26), commit_shas=("c2",), environment=Environment.STAGING
+    )
+    blamed = incident(opened_at=at(days=26, hours=1), deployment_id=staging.id)
+    data = Dataset(deployments=[prod, staging], incidents=[blamed])
+    snap = compute_all(data, now=NOW, settings=settings())
+    values = snap.values(NAME)
+    everyone = {"team": "all", "app": "all"}
+    assert values[labels(**everyone, reason="incident_non_production")] == 1
+    assert values[labels(**everyone, reason="incident_unattributed")] == 0
+    rate = snap.values("streamgauge_change_failure_rate_window_ratio")
+    assert rate[labels(**everyone, window="7d")] == 0.0

@@ -13,6 +13,8 @@ Reasons:
 * ``change_without_work_item``: a merged change naming no known work-item key (only counted
   when there are work items at all);
 * ``incident_unattributed``: an incident blamed on no deployment (see :mod:`streamgauge.linking`);
+* ``incident_non_production``: an incident whose ``deployment_id`` names a deployment that did
+  not go to production: no DORA number counts it;
 * ``negative_span``: a lead time, recovery time or incident whose end precedes its start, or a
   change whose milestones are out of order (its lead-time parts were clamped);
 * ``lead_time_too_long``: a lead time above ``metrics.max_lead_time``, left out;
@@ -30,7 +32,7 @@ from datetime import datetime
 from itertools import chain
 from operator import attrgetter
 
-from streamgauge.linking import InRecordOrder, Links
+from streamgauge.linking import InRecordOrder, Links, is_production
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups
 from streamgauge.metrics.dora import DoraFacts
 from streamgauge.metrics.snapshot import Snapshot
@@ -55,6 +57,7 @@ REASONS = (
     "change_never_deployed",
     "change_without_work_item",
     "incident_unattributed",
+    "incident_non_production",
     "negative_span",
     "lead_time_too_long",
     "incomplete_history",
@@ -74,6 +77,7 @@ _SLOTS = (
     "deployment_without_commits",
     "change_without_work_item",
     "incident_unattributed",
+    "incident_non_production",
     "incident_negative_span",
     "incomplete_history",
     "unmapped_status",
@@ -119,6 +123,7 @@ def problems(
     add("change_never_deployed", facts.never_deployed)
     out.extend(found["change_without_work_item"])
     out.extend(found["incident_unattributed"])
+    out.extend(found["incident_non_production"])
     add("negative_span", facts.negative_lead_times)
     add("negative_span", facts.negative_recoveries)
     add("negative_span", facts.clamped_parts)
@@ -169,6 +174,10 @@ def _by_record(
         "incident_unattributed": made(
             "incident_unattributed",
             [i for i in dataset.incidents if i.opened_at <= now and i.id not in links.blame],
+        ),
+        "incident_non_production": made(
+            "incident_non_production",
+            [i for i in dataset.incidents if i.opened_at <= now and _off_production(i, links)],
         ),
         "incident_negative_span": made(
             "negative_span",
@@ -458,6 +467,11 @@ class QualityMemo:
             verdict = True if opened else None
         self._judge("incident_unattributed", "incident_unattributed", rank, incident, verdict, fold)
         verdict = False
+        if _off_production(incident, links):
+            verdict = True if opened else None
+        slot = "incident_non_production"
+        self._judge(slot, slot, rank, incident, verdict, fold)
+        verdict = False
         if incident.resolved_at is not None and incident.resolved_at < incident.opened_at:
             verdict = True if opened else None
         self._judge("incident_negative_span", "negative_span", rank, incident, verdict, fold)
@@ -495,3 +509,9 @@ def add_quality_metrics(snapshot: Snapshot, found: Iterable[Problem], pairs: set
             snapshot.add(
                 DATA_QUALITY, counts[(team, app), reason], team=team, app=app, reason=reason
             )
+
+
+def _off_production(incident: Incident, links: Links) -> bool:
+    """Whether ``incident`` is blamed on a deployment that did not go to production."""
+    blamed = links.blame.get(incident.id)
+    return blamed is not None and not is_production(blamed)
