@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tests.builders import at, status_change, work_item
 from tests.metrics.test_properties import SETTINGS, datasets
 
-from streamgauge.config import Settings
+from streamgauge.cli import embedded_demo_config
+from streamgauge.config import Settings, load_settings
 from streamgauge.connectors.base import SyncContext
 from streamgauge.connectors.demo import DemoConfig, DemoConnector
 from streamgauge.metrics import compute_all, compute_facts
@@ -175,3 +176,19 @@ def test_littles_law_holds_on_a_steady_demo_organisation() -> None:
     mean_load = sum(samples) / len(samples)
     assert c1 - c0 > 100  # enough items for an average to mean something
     assert throughput * mean_days == pytest.approx(mean_load, rel=0.15)
+
+
+def test_rolled_complete_and_accurate_of_every_demo_team_is_between_zero_and_one() -> None:
+    # The demo's items are created into a stage and mostly move forward to done, some go back:
+    # every team's rolled %C&A (a product of per-stage shares) must be neither 0 nor 1.
+    settings = load_settings(embedded_demo_config())
+    snap = compute_all(demo_dataset(), now=DEMO_NOW, settings=settings)
+    rolled = {
+        (dict(k)["team"], dict(k)["window"]): v
+        for k, v in snap.values("streamgauge_value_stream_complete_accurate_window_ratio").items()
+        if dict(k)["app"] == "all"
+    }
+    teams = {team for team, _ in rolled}
+    assert teams >= {*settings.teams, "all"}
+    for key, value in rolled.items():
+        assert 0 < value < 1, key
