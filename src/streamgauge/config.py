@@ -142,7 +142,9 @@ class MetricRules(Strict):
     """Rules that change how numbers are computed; docs/metrics.md says what each does."""
 
     incident_window: Span = timedelta(hours=24)
-    recovery: Literal["incident_resolved", "next_success"] = "incident_resolved"
+    recovery: Literal["first_restoration", "incident_resolved", "next_success"] = (
+        "first_restoration"
+    )
     max_lead_time: Span = timedelta(days=180)
     levels_table: str = "dora-2024"
     sle_age: Span = timedelta(days=10)  # service-level expectation of flow time and age

@@ -88,6 +88,7 @@ def test_failure_not_yet_recovered_has_no_recovery_time() -> None:
 
 
 def test_open_incident_keeps_a_failure_unrecovered_despite_a_later_success() -> None:
+    # under metrics.recovery = incident_resolved; first_restoration is the next test
     blamed = deployment(finished_at=at(days=28))
     later = deployment(finished_at=at(days=29))
     still_open = incident(opened_at=at(days=28, hours=1), deployment_id=blamed.id)
@@ -95,10 +96,39 @@ def test_open_incident_keeps_a_failure_unrecovered_despite_a_later_success() -> 
         opened_at=at(days=28, hours=2), resolved_at=at(days=31), deployment_id=blamed.id
     )  # resolved after now: still open now
     data = Dataset(deployments=[blamed, later], incidents=[still_open, resolved_later])
-    assert compute_all(data, now=NOW, settings=settings()).values(RECOVERY) == {}
+    resolved_rule = settings(metrics={"recovery": "incident_resolved"})
+    assert compute_all(data, now=NOW, settings=resolved_rule).values(RECOVERY) == {}
     # under next_success the later deployment recovers it: day 28 -> day 29 = 86400
     snap = compute_all(data, now=NOW, settings=settings(metrics={"recovery": "next_success"}))
     assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(DAY)
+
+
+def test_first_restoration_ends_at_a_rollback_or_a_resolution_whichever_comes_first() -> None:
+    # A deployment at day 28 00:00 causes an incident opened at 00:10.
+    # Case 1: a rollback succeeds at 00:20 and the incident is closed at day 29 00:00.
+    #   first_restoration: min(00:20, day 29) -> 20 min = 1200 s; incident_resolved: 86400 s.
+    blamed = deployment(finished_at=at(days=28))
+    rollback = deployment(finished_at=at(days=28, minutes=20), kind=DeploymentKind.ROLLBACK)
+    inc = incident(
+        opened_at=at(days=28, minutes=10), resolved_at=at(days=29), deployment_id=blamed.id
+    )
+    data = Dataset(deployments=[blamed, rollback], incidents=[inc])
+    snap = compute_all(data, now=NOW, settings=settings())
+    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(1200)
+    resolved = compute_all(
+        data, now=NOW, settings=settings(metrics={"recovery": "incident_resolved"})
+    )
+    assert checkout(RECOVERY, resolved, "7d", quantile="0.5") == pytest.approx(DAY)
+    # Case 2: no rollback; the incident is closed at 06:00, the next success is day 29 00:00.
+    #   first_restoration: min(day 29, 06:00) -> 6 h = 21600 s.
+    later = deployment(finished_at=at(days=29))
+    early = incident(
+        opened_at=at(days=28, minutes=10), resolved_at=at(days=28, hours=6), deployment_id=blamed.id
+    )
+    snap = compute_all(
+        Dataset(deployments=[blamed, later], incidents=[early]), now=NOW, settings=settings()
+    )
+    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(6 * 3600)
 
 
 def test_incident_window_is_configurable() -> None:

@@ -3,10 +3,11 @@
 * A production deployment **failed** when its result is ``failure``, when the next production
   deployment of the same app (in start order) is a rollback or a hotfix, or when an incident is
   blamed on it (:mod:`streamgauge.linking`). Deployments without an app have no "next" one.
-* **Recovery** of a failed deployment, by ``metrics.recovery``: ``incident_resolved`` (default)
-  is when the last incident blamed on it was resolved, or, when none is blamed on it, the end of
-  the next successful production deployment of the same app that did not fail itself;
-  ``next_success`` is always that deployment. While an incident blamed on it is open, or no such
+* **Recovery** of a failed deployment, by ``metrics.recovery``: ``first_restoration`` (default)
+  is the first of the end of the next successful production deployment of the same app that
+  did not fail itself (a rollback or a fix) and the resolution of the last incident blamed on
+  it; ``incident_resolved`` is that resolution, or, when no incident is blamed on it, that
+  deployment; ``next_success`` is always that deployment. While an incident blamed on it is open, or no such
   deployment has ended by ``now``, the failure is not recovered. The recovery time runs from the
   failed deployment's end (``finished_at``, else ``started_at``) to the recovery; a negative one
   is left out and counted.
@@ -39,7 +40,7 @@ ROLLED_BACK = "rolled_back"
 HOTFIXED = "followed_by_hotfix"
 CAUSED_INCIDENT = "caused_incident"
 
-RecoveryRule = Literal["incident_resolved", "next_success"]
+RecoveryRule = Literal["first_restoration", "incident_resolved", "next_success"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,8 +327,14 @@ def _outcome(
     if not reasons:
         return _new_outcome(deployment, group, end)
     recovered_at = next_good.ended_at if next_good is not None else None
-    if recovery == "incident_resolved" and incidents:
+    if recovery != "next_success" and incidents:
         resolved = [i.resolved_at for i in incidents if i.resolved_at and i.resolved_at <= now]
-        # Recovered once every incident it caused is resolved; one still open means not yet.
-        recovered_at = max(resolved) if len(resolved) == len(incidents) else None
+        # Resolved once every incident it caused is resolved; one still open means not yet.
+        all_resolved = max(resolved) if len(resolved) == len(incidents) else None
+        if recovery == "incident_resolved" or recovered_at is None:
+            recovered_at = all_resolved
+        elif all_resolved is not None and all_resolved < recovered_at:
+            # first_restoration: a rollback or fix that restored service before the incidents
+            # were closed ends the recovery there, and the other way round
+            recovered_at = all_resolved
     return _new_outcome(deployment, group, end, tuple(reasons), recovered_at)
