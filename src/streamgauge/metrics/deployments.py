@@ -6,11 +6,11 @@
 * **Recovery** of a failed deployment, by ``metrics.recovery``: ``first_restoration`` (default)
   is the first of the end of the next successful production deployment of the same app that
   did not fail itself (a rollback or a fix) and the resolution of the last incident blamed on
-  it; ``incident_resolved`` is that resolution, or, when no incident is blamed on it, that
-  deployment; ``next_success`` is always that deployment. While an incident blamed on it is open, or no such
-  deployment has ended by ``now``, the failure is not recovered. The recovery time runs from the
-  failed deployment's end (``finished_at``, else ``started_at``) to the recovery; a negative one
-  is left out and counted.
+  it; ``incident_resolved`` is that resolution (none while an incident blamed on it is open),
+  or, when no incident is blamed on it, that deployment; ``next_success`` is always that
+  deployment. Until one of these happened by ``now``, the failure is not recovered. The
+  recovery time runs from the failed deployment's end (``finished_at``, else ``started_at``)
+  to the recovery; a negative one is left out and counted.
 """
 
 from __future__ import annotations
