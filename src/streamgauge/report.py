@@ -24,23 +24,23 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "lead time p50",
         "streamgauge_change_lead_time_window_seconds",
-        (("quantile", "0.5"),),
+        (("percentile", "50"),),
         "duration",
     ),
     Column(
         "lead time p85",
         "streamgauge_change_lead_time_window_seconds",
-        (("quantile", "0.85"),),
+        (("percentile", "85"),),
         "duration",
     ),
     Column("change fail rate", "streamgauge_change_failure_rate_window_ratio", unit="ratio"),
     Column(
         "recovery p50",
         "streamgauge_failed_deployment_recovery_time_window_seconds",
-        (("quantile", "0.5"),),
+        (("percentile", "50"),),
         "duration",
     ),
-    Column("deploy days/wk", "streamgauge_deployment_days_window_per_week", unit="rate"),
+    Column("deploy days", "streamgauge_deployment_day_window_ratio", unit="ratio"),
     Column("rework rate", "streamgauge_deployment_rework_rate_window_ratio", unit="ratio"),
     Column(
         "items/wk", "streamgauge_flow_velocity_window_per_week", (("type", "all"),), unit="rate"
@@ -48,7 +48,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "flow time p50",
         "streamgauge_flow_time_window_seconds",
-        (("type", "all"), ("quantile", "0.5")),
+        (("type", "all"), ("percentile", "50")),
         "duration",
     ),
     Column(

@@ -8,6 +8,7 @@ project's rule files; once the rules have run, each query must return at least o
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 import yaml
 from tests.deploy.promstack import (
     Prometheus,
+    binary,
     dashboards,
     free_port,
     panel_queries,
@@ -230,3 +232,39 @@ def test_whole_history_panels_sum_the_selected_series(
     (got,) = stack.prometheus.query(expr)
     (want,) = stack.prometheus.query(f"sum(streamgauge_change_lead_time_seconds_count{selector})")
     assert float(got["value"][1]) == float(want["value"][1]) > 0
+
+
+def _scrape(stack: Stack, accept: str, encoding: str) -> tuple[dict[str, str], bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.port}/metrics",
+        headers={"Accept": accept, "Accept-Encoding": encoding},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return dict(resp.headers.items()), resp.read()
+
+
+def test_promtool_finds_nothing_to_lint_in_the_exposition(stack: Stack) -> None:
+    # The lint rejects a `quantile` label on anything but a summary, and units other than base
+    # units in names (`_days`): the demo's whole exposition must pass it silently. promtool
+    # reads the Prometheus text format only.
+    _, body = _scrape(stack, "text/plain;version=0.0.4", "identity")
+    done = subprocess.run(
+        [binary("promtool"), "check", "metrics"],
+        input=body, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout + done.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/plain;version=0.0.4", "application/openmetrics-text;version=1.0.0"]
+)
+def test_both_text_formats_are_gzipped_when_the_scraper_accepts_it(
+    stack: Stack, accept: str
+) -> None:
+    plain_headers, plain = _scrape(stack, accept, "identity")
+    headers, body = _scrape(stack, accept, "gzip")
+    assert "Content-Encoding" not in plain_headers
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"] == plain_headers["Content-Type"]
+    assert gzip.decompress(body) == plain
+    assert len(body) * 5 < len(plain)  # label-heavy text compresses more than fivefold

@@ -29,7 +29,7 @@ def snapshot() -> Snapshot:
         team="pay",
         app="checkout",
         window="30d",
-        quantile="0.5",
+        percentile="50",
     )
     # Three changes with lead times 30 min, 2 h and 3 days: cumulative counts at the bounds
     # 1 h, 1 d and 7 d are 1, 2 and 3; the sum is 1800 + 7200 + 259200 = 268200 s.
@@ -66,7 +66,8 @@ def test_snapshot_values_are_served_as_stored() -> None:
     assert freq == {(("app", "all"), ("team", "all"), ("window", "7d")): 0.5}
     lead = got["streamgauge_change_lead_time_window_seconds"]
     assert (
-        lead[(("app", "checkout"), ("quantile", "0.5"), ("team", "pay"), ("window", "30d"))] == 7200
+        lead[(("app", "checkout"), ("percentile", "50"), ("team", "pay"), ("window", "30d"))]
+        == 7200
     )
     assert got["streamgauge_snapshot_timestamp_seconds"][()] == NOW.timestamp()
 

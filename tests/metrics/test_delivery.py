@@ -13,7 +13,7 @@ from streamgauge.metrics import compute_all
 from streamgauge.metrics.snapshot import labels
 from streamgauge.model import Dataset, DeploymentKind, RunResult
 
-DAYS = "streamgauge_deployment_days_window_per_week"
+DAYS = "streamgauge_deployment_day_window_ratio"
 PARTS = "streamgauge_change_lead_time_part_window_seconds"
 REWORK = "streamgauge_deployment_rework_rate_window_ratio"
 FAILED = "streamgauge_failed_deployments_total"
@@ -29,10 +29,10 @@ def test_deployment_days_count_dates_with_a_success() -> None:
         deployment(finished_at=at(days=10)),  # 2026-01-11: 30d only
     ]
     snap = compute_all(Dataset(deployments=deployments), now=NOW, settings=settings())
-    # 7d: 3 distinct dates over 1 week -> 3.0
-    assert checkout(DAYS, snap, "7d") == pytest.approx(3.0)
-    # 30d: 4 dates over 30/7 weeks -> 4 * 7 / 30 = 0.9333
-    assert checkout(DAYS, snap, "30d") == pytest.approx(4 * 7 / 30)
+    # 7d: 3 distinct dates of the window's 7 days -> 3 / 7 = 0.4286 (3 days a week)
+    assert checkout(DAYS, snap, "7d") == pytest.approx(3 / 7)
+    # 30d: 4 dates of 30 days -> 4 / 30 = 0.1333
+    assert checkout(DAYS, snap, "30d") == pytest.approx(4 / 30)
 
 
 def parts_story() -> Dataset:
@@ -70,21 +70,21 @@ def test_lead_time_parts_add_up_and_direct_pushes_count() -> None:
     snap = compute_all(parts_story(), now=NOW, settings=settings())
 
     def part(name: str, q: str) -> float | None:
-        return checkout(PARTS, snap, "7d", part=name, quantile=q)
+        return checkout(PARTS, snap, "7d", part=name, percentile=q)
 
     # coding [21600, 7200, 0] sorted [0, 7200, 21600]; p0.5 h=1 -> 7200;
     #   p0.85 h=1.7 -> 7200 + 0.7 * 14400 = 17280
-    assert part("coding", "0.5") == pytest.approx(7200)
-    assert part("coding", "0.85") == pytest.approx(17280)
+    assert part("coding", "50") == pytest.approx(7200)
+    assert part("coding", "85") == pytest.approx(17280)
     # pickup [14400, 36000, 0] -> p0.5 = 14400
-    assert part("pickup", "0.5") == pytest.approx(14400)
+    assert part("pickup", "50") == pytest.approx(14400)
     # review [50400, 0, 0] sorted [0, 0, 50400]; p0.5 = 0; p0.95 h=1.9 -> 0.9 * 50400 = 45360
-    assert part("review", "0.5") == 0.0
-    assert part("review", "0.95") == pytest.approx(45360)
+    assert part("review", "50") == 0.0
+    assert part("review", "95") == pytest.approx(45360)
     # deploy [259200, 129600, 43200] -> p0.5 = 129600
-    assert part("deploy", "0.5") == pytest.approx(129600)
+    assert part("deploy", "50") == pytest.approx(129600)
     # lead times [345600, 172800, 43200]: the direct push is the third; p0.5 = 172800
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.5") == pytest.approx(2 * DAY)
+    assert checkout(LEAD_TIME, snap, "7d", percentile="50") == pytest.approx(2 * DAY)
     (h,) = [h for h in snap.histograms if h.name == "streamgauge_change_lead_time_seconds"]
     assert h.count == 3
     assert h.sum == pytest.approx(345600 + 172800 + 43200)
@@ -158,9 +158,9 @@ def test_lead_time_parts_end_at_the_deployment_that_shipped_the_change() -> None
     snap = compute_all(Dataset(changes=[pr], deployments=[shipped]), now=NOW, settings=settings())
 
     def part(name: str) -> float | None:
-        return checkout(PARTS, snap, "7d", part=name, quantile="0.5")
+        return checkout(PARTS, snap, "7d", part=name, percentile="50")
 
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.5") == pytest.approx(10800)
+    assert checkout(LEAD_TIME, snap, "7d", percentile="50") == pytest.approx(10800)
     assert part("coding") == pytest.approx(3600)
     assert part("pickup") == pytest.approx(3600)
     assert part("review") == pytest.approx(3600)

@@ -108,9 +108,9 @@ def test_lead_time_of_changes_shipped_together_and_in_two_deployments() -> None:
     #   p 0.5  -> h 1.5  -> 86400 + 0.5 * 86400   = 129600
     #   p 0.85 -> h 2.55 -> 172800 + 0.55 * 86400 = 220320
     #   p 0.95 -> h 2.85 -> 172800 + 0.85 * 86400 = 246240
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.5") == pytest.approx(129600)
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.85") == pytest.approx(220320)
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.95") == pytest.approx(246240)
+    assert checkout(LEAD_TIME, snap, "7d", percentile="50") == pytest.approx(129600)
+    assert checkout(LEAD_TIME, snap, "7d", percentile="85") == pytest.approx(220320)
+    assert checkout(LEAD_TIME, snap, "7d", percentile="95") == pytest.approx(246240)
     # histogram, buckets 1h 4h 12h 1d 2d 4d 7d ...: 43200 is in le=12h (a bound includes its
     # value), 86400 in le=1d, 172800 in le=2d, 259200 in le=4d; cumulative 1, 2, 3, 4 from there
     h = lead_time_histogram(snap)
@@ -125,8 +125,8 @@ def test_lead_time_window_counts_changes_by_deployment_time() -> None:
     d = deployment(finished_at=at(days=20), commit_shas=("x",))
     c = change(created_at=at(days=19, hours=19), merged_at=at(days=19, hours=20), merge_sha="x")
     snap = compute_all(Dataset(deployments=[d], changes=[c]), now=NOW, settings=settings())
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.5") is None
-    assert checkout(LEAD_TIME, snap, "30d", quantile="0.5") == pytest.approx(5 * HOUR)
+    assert checkout(LEAD_TIME, snap, "7d", percentile="50") is None
+    assert checkout(LEAD_TIME, snap, "30d", percentile="50") == pytest.approx(5 * HOUR)
 
 
 def test_empty_window_has_frequency_zero_and_no_ratio_or_quantiles() -> None:
@@ -136,11 +136,11 @@ def test_empty_window_has_frequency_zero_and_no_ratio_or_quantiles() -> None:
     # 7d holds nothing: 0 per day, no failure rate (not 0/0), no lead-time quantile
     assert checkout(FREQUENCY, snap, "7d") == 0.0
     assert checkout(FAILURE_RATE, snap, "7d") is None
-    assert checkout(LEAD_TIME, snap, "7d", quantile="0.5") is None
+    assert checkout(LEAD_TIME, snap, "7d", percentile="50") is None
     # 30d holds the deployment: 1 / 30 per day, 0 failed of 1, lead time 1 d
     assert checkout(FREQUENCY, snap, "30d") == pytest.approx(1 / 30)
     assert checkout(FAILURE_RATE, snap, "30d") == 0.0
-    assert checkout(LEAD_TIME, snap, "30d", quantile="0.5") == pytest.approx(DAY)
+    assert checkout(LEAD_TIME, snap, "30d", percentile="50") == pytest.approx(DAY)
 
 
 def test_no_data_at_all_still_reports_the_organisation_frequency() -> None:

@@ -58,9 +58,9 @@ def test_recovery_time_by_incident_resolution() -> None:
     #   p 0.5  -> h 1.5  -> 7200 + 0.5 * 10800    = 12600
     #   p 0.85 -> h 2.55 -> 18000 + 0.55 * 165600 = 109080
     #   p 0.95 -> h 2.85 -> 18000 + 0.85 * 165600 = 158760
-    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(12600)
-    assert checkout(RECOVERY, snap, "7d", quantile="0.85") == pytest.approx(109080)
-    assert checkout(RECOVERY, snap, "7d", quantile="0.95") == pytest.approx(158760)
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(12600)
+    assert checkout(RECOVERY, snap, "7d", percentile="85") == pytest.approx(109080)
+    assert checkout(RECOVERY, snap, "7d", percentile="95") == pytest.approx(158760)
 
 
 def test_recovery_time_by_next_success() -> None:
@@ -74,9 +74,9 @@ def test_recovery_time_by_next_success() -> None:
     #   p 0.5  -> h 1.5  -> 7200 + 0.5 * 122400   = 68400
     #   p 0.85 -> h 2.55 -> 129600 + 0.55 * 86400 = 177120
     #   p 0.95 -> h 2.85 -> 129600 + 0.85 * 86400 = 203040
-    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(68400)
-    assert checkout(RECOVERY, snap, "7d", quantile="0.85") == pytest.approx(177120)
-    assert checkout(RECOVERY, snap, "7d", quantile="0.95") == pytest.approx(203040)
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(68400)
+    assert checkout(RECOVERY, snap, "7d", percentile="85") == pytest.approx(177120)
+    assert checkout(RECOVERY, snap, "7d", percentile="95") == pytest.approx(203040)
 
 
 def test_failure_not_yet_recovered_has_no_recovery_time() -> None:
@@ -100,7 +100,7 @@ def test_open_incident_keeps_a_failure_unrecovered_despite_a_later_success() -> 
     assert compute_all(data, now=NOW, settings=resolved_rule).values(RECOVERY) == {}
     # under next_success the later deployment recovers it: day 28 -> day 29 = 86400
     snap = compute_all(data, now=NOW, settings=settings(metrics={"recovery": "next_success"}))
-    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(DAY)
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(DAY)
 
 
 def test_first_restoration_ends_at_a_rollback_or_a_resolution_whichever_comes_first() -> None:
@@ -114,11 +114,11 @@ def test_first_restoration_ends_at_a_rollback_or_a_resolution_whichever_comes_fi
     )
     data = Dataset(deployments=[blamed, rollback], incidents=[inc])
     snap = compute_all(data, now=NOW, settings=settings())
-    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(1200)
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(1200)
     resolved = compute_all(
         data, now=NOW, settings=settings(metrics={"recovery": "incident_resolved"})
     )
-    assert checkout(RECOVERY, resolved, "7d", quantile="0.5") == pytest.approx(DAY)
+    assert checkout(RECOVERY, resolved, "7d", percentile="50") == pytest.approx(DAY)
     # Case 2: no rollback; the incident is closed at 06:00, the next success is day 29 00:00.
     #   first_restoration: min(day 29, 06:00) -> 6 h = 21600 s.
     later = deployment(finished_at=at(days=29))
@@ -128,7 +128,7 @@ def test_first_restoration_ends_at_a_rollback_or_a_resolution_whichever_comes_fi
     snap = compute_all(
         Dataset(deployments=[blamed, later], incidents=[early]), now=NOW, settings=settings()
     )
-    assert checkout(RECOVERY, snap, "7d", quantile="0.5") == pytest.approx(6 * 3600)
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(6 * 3600)
 
 
 def test_incident_window_is_configurable() -> None:

@@ -78,9 +78,9 @@ def test_flow_time_quantiles_and_sle(snap: Snapshot) -> None:
     name = "streamgauge_flow_time_window_seconds"
     # 7d flow times sorted: B 3 d = 259200, C 4.5 d = 388800, G 24 d = 2073600
     #   p0.5 -> 388800; p0.85 h=1.7 -> 388800 + 0.7 * (2073600 - 388800) = 1568160
-    assert checkout(name, snap, "7d", type="all", quantile="0.5") == pytest.approx(388800)
-    assert checkout(name, snap, "7d", type="all", quantile="0.85") == pytest.approx(1568160)
-    assert checkout(name, snap, "7d", type="defect", quantile="0.5") == pytest.approx(3 * DAY)
+    assert checkout(name, snap, "7d", type="all", percentile="50") == pytest.approx(388800)
+    assert checkout(name, snap, "7d", type="all", percentile="85") == pytest.approx(1568160)
+    assert checkout(name, snap, "7d", type="defect", percentile="50") == pytest.approx(3 * DAY)
     # within the 10 d SLE: B and C, not G -> 2/3
     within = "streamgauge_flow_time_within_sle_window_ratio"
     assert checkout(within, snap, "7d", type="all") == pytest.approx(2 / 3)
@@ -115,7 +115,7 @@ def test_flow_distribution_done_and_in_progress(snap: Snapshot) -> None:
 def test_work_item_age_oldest_and_over_sle(snap: Snapshot) -> None:
     key = {"team": "payments", "app": "checkout"}
     # ages: E 1 d = 86400, D 24 d = 2073600; p0.5 = (86400 + 2073600) / 2 = 1080000
-    assert gauge(snap, "streamgauge_work_item_age_seconds", **key, type="all", quantile="0.5") == (
+    assert gauge(snap, "streamgauge_work_item_age_seconds", **key, type="all", percentile="50") == (
         pytest.approx(1080000)
     )
     assert gauge(snap, "streamgauge_work_item_age_oldest_seconds", **key, type="all") == (
@@ -152,7 +152,7 @@ def test_an_empty_window_has_zero_velocity_and_no_quantiles() -> None:
     snap = compute_all(data, now=NOW, settings=settings())
     assert checkout("streamgauge_flow_velocity_window_per_week", snap, "7d", type="all") == 0.0
     assert (
-        checkout("streamgauge_flow_time_window_seconds", snap, "7d", type="all", quantile="0.5")
+        checkout("streamgauge_flow_time_window_seconds", snap, "7d", type="all", percentile="50")
         is None
     )
     assert checkout("streamgauge_flow_efficiency_window_ratio", snap, "7d", type="all") is None

@@ -27,7 +27,7 @@ def test_rows_carry_rework_deploy_days_and_data_quality() -> None:
     rows = report_rows(snap, settings(), window="7d")
     (row,) = [r for r in rows if r["team"] == "payments" and r["app"] == "checkout"]
     assert row["rework rate"] == pytest.approx(0.5)  # the hotfix, 1 of 2
-    assert row["deploy days/wk"] == pytest.approx(2.0)  # days 24 and 25 over one week
+    assert row["deploy days"] == pytest.approx(2 / 7)  # days 24 and 25 of the 7
     # "zzz" is no known sha -> deployment_without_commits; "b" -> change_never_deployed
     assert row["data_quality"]["deployment_without_commits"] == 1
     assert row["data_quality"]["change_never_deployed"] == 1

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from streamgauge.metrics.catalog import QUANTILES
 from streamgauge.metrics.stats import (
     SortedUnion,
-    format_quantile,
+    format_percentile,
     histogram,
     quantile,
     quantiles,
@@ -53,8 +53,9 @@ def test_quantile_refuses_a_probability_outside_0_1() -> None:
         quantile([1.0], 1.5)
 
 
-def test_quantile_labels_have_no_float_noise() -> None:
-    assert [format_quantile(p) for p in (0.5, 0.85, 0.95)] == ["0.5", "0.85", "0.95"]
+def test_percentile_labels_have_no_float_noise() -> None:
+    # 0.85 * 100 is 85.00000000000001 in binary floating point; the label is "85"
+    assert [format_percentile(p) for p in (0.5, 0.85, 0.95, 0.999)] == ["50", "85", "95", "99.9"]
 
 
 def test_histogram_is_cumulative_and_a_bound_includes_its_value() -> None:

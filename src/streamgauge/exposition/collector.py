@@ -129,6 +129,7 @@ class Rendered:
     text: bytes
     text_gzip: bytes
     openmetrics: bytes
+    openmetrics_gzip: bytes
 
 
 class Exposition:
@@ -154,7 +155,9 @@ class Exposition:
     def _render(self) -> Rendered:
         text = generate_latest(self.registry)
         om: bytes = openmetrics.generate_latest(self.registry)  # type: ignore[no-untyped-call]
-        return Rendered(text, gzip.compress(text, compresslevel=5), om)
+        return Rendered(
+            text, gzip.compress(text, compresslevel=5), om, gzip.compress(om, compresslevel=5)
+        )
 
     @property
     def rendered(self) -> Rendered:

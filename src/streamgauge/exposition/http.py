@@ -50,16 +50,16 @@ class WebApp:
     def _metrics(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         rendered = self.exposition.rendered
         accept = environ.get("HTTP_ACCEPT", "")
-        headers = [("Cache-Control", "no-store")]
+        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        headers = [("Cache-Control", "no-store"), ("Vary", "Accept, Accept-Encoding")]
         if "application/openmetrics-text" in accept:
-            body = rendered.openmetrics
+            body = rendered.openmetrics_gzip if gzipped else rendered.openmetrics
             headers.append(("Content-Type", OPENMETRICS_TYPE))
-        elif "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            body = rendered.text_gzip
-            headers += [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Encoding", "gzip")]
         else:
-            body = rendered.text
+            body = rendered.text_gzip if gzipped else rendered.text
             headers.append(("Content-Type", CONTENT_TYPE_LATEST))
+        if gzipped:
+            headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
         start_response("200 OK", headers)
         return [body]

@@ -54,15 +54,15 @@ def _d(name: str, kind: Kind, labels: str, help: str, buckets: tuple[float, ...]
 # DORA beyond the pipeline's first five families.
 DORA_EXTRA: tuple[MetricDef, ...] = (
     _d(
-        "streamgauge_deployment_days_window_per_week",
+        "streamgauge_deployment_day_window_ratio",
         "gauge",
         "team app window",
-        "Days (UTC) with at least one successful production deployment, per week of the window.",
+        "Share of the window's days (UTC) with at least one successful production deployment.",
     ),
     _d(
         "streamgauge_change_lead_time_part_window_seconds",
         "gauge",
-        "team app window part quantile",
+        "team app window part percentile",
         "Quantile of one part of change lead time (coding, pickup, review, deploy) of changes "
         "deployed in the window.",
     ),
@@ -132,7 +132,7 @@ FLOW_EXTRA: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_flow_time_window_seconds",
         "gauge",
-        "team app window type quantile",
+        "team app window type percentile",
         "Quantile of flow time of the work items done in the window.",
     ),
     _d(
@@ -163,7 +163,7 @@ FLOW_EXTRA: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_work_item_age_seconds",
         "gauge",
-        "team app type quantile",
+        "team app type percentile",
         "Quantile of the age (now minus first entry into active or waiting) of the work items "
         "in progress now.",
     ),
@@ -219,7 +219,7 @@ VALUE_STREAM: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_value_stream_lead_time_window_seconds",
         "gauge",
-        "team app window quantile",
+        "team app window percentile",
         "Quantile of the value-stream lead time (idea to production) of the work items done in "
         "the window.",
     ),
@@ -260,7 +260,7 @@ COMPUTED: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_change_lead_time_window_seconds",
         "gauge",
-        "team app window quantile",
+        "team app window percentile",
         "Quantile of change lead time of changes deployed in the window.",
     ),
     _d(
@@ -279,7 +279,7 @@ COMPUTED: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_failed_deployment_recovery_time_window_seconds",
         "gauge",
-        "team app window quantile",
+        "team app window percentile",
         "Quantile of the time from a failed production deployment to its recovery, for failures "
         "recovered in the window.",
     ),

@@ -41,7 +41,7 @@ from streamgauge.model import Change, Deployment, DeploymentKind, Incident
 if TYPE_CHECKING:
     from streamgauge.metrics.tallies import Tallies
 
-DAYS_WINDOW = "streamgauge_deployment_days_window_per_week"
+DAYS_WINDOW = "streamgauge_deployment_day_window_ratio"
 PARTS_WINDOW = "streamgauge_change_lead_time_part_window_seconds"
 REWORK_WINDOW = "streamgauge_deployment_rework_rate_window_ratio"
 RECOVERY_HISTOGRAM = "streamgauge_failed_deployment_recovery_time_seconds"
@@ -101,10 +101,10 @@ def add_delivery_metrics(
                 counted[group] += tally.counted
                 rework[group] += tally.unplanned
                 days[group] += tally.successes > 0
-        weeks = window.days / 7.0
         for team, app in sorted(deployment_groups):
             group = (team, app)
-            snapshot.add(DAYS_WINDOW, days[group] / weeks, team=team, app=app, window=window.label)
+            share = days[group] / window.days
+            snapshot.add(DAYS_WINDOW, share, team=team, app=app, window=window.label)
             if counted[group]:
                 snapshot.add(
                     REWORK_WINDOW,

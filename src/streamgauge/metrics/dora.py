@@ -47,7 +47,7 @@ from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import (
     SortedUnion,
     bucket_edges,
-    format_quantile,
+    format_percentile,
     quantiles,
 )
 from streamgauge.metrics.windows import Window
@@ -198,5 +198,5 @@ def add_quantiles(
                 app=app,
                 window=window,
                 **extra,
-                quantile=format_quantile(p),
+                percentile=format_percentile(p),
             )

@@ -38,7 +38,7 @@ from streamgauge.metrics.stats import (
     SortedUnion,
     bucket_counts,
     bucket_edges,
-    format_quantile,
+    format_percentile,
     quantiles,
 )
 from streamgauge.metrics.windows import Window
@@ -272,7 +272,7 @@ def _add_window(
             if count:
                 snapshot.add(WITHIN_SLE, times.at_most(sle) / count, **common)
             for p, value in quantiles(times, QUANTILES).items():
-                snapshot.add(FLOW_TIME_WINDOW, value, **common, quantile=format_quantile(p))
+                snapshot.add(FLOW_TIME_WINDOW, value, **common, percentile=format_percentile(p))
 
 
 def _add_now(
@@ -295,4 +295,4 @@ def _add_now(
             if values:
                 snapshot.add(OLDEST, max(values), **common)
             for p, value in quantiles(values, QUANTILES).items():
-                snapshot.add(AGE, value, **common, quantile=format_quantile(p))
+                snapshot.add(AGE, value, **common, percentile=format_percentile(p))

@@ -25,11 +25,11 @@ from streamgauge.metrics.snapshot import Labels, Snapshot
 # The source gauge each rated metric reads, and the labels that pick the value out of it.
 RATED: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "deployment_frequency": ("streamgauge_deployment_frequency_window_per_day", ()),
-    "change_lead_time": ("streamgauge_change_lead_time_window_seconds", (("quantile", "0.5"),)),
+    "change_lead_time": ("streamgauge_change_lead_time_window_seconds", (("percentile", "50"),)),
     "change_failure_rate": ("streamgauge_change_failure_rate_window_ratio", ()),
     "failed_deployment_recovery_time": (
         "streamgauge_failed_deployment_recovery_time_window_seconds",
-        (("quantile", "0.5"),),
+        (("percentile", "50"),),
     ),
 }
 

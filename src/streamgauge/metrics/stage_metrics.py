@@ -17,7 +17,7 @@ from streamgauge.metrics.days import DayTallies, by_pair, joined, merged, rolled
 from streamgauge.metrics.dimensions import Group, all_groups, groups_of
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stages import DELIVERY, PROCESS, UNMAPPED, WAIT, ItemStream
-from streamgauge.metrics.stats import SortedUnion, format_quantile, quantiles
+from streamgauge.metrics.stats import SortedUnion, format_percentile, quantiles
 from streamgauge.metrics.windows import Window
 
 if TYPE_CHECKING:
@@ -146,4 +146,4 @@ def _emit(
     if tally.lead_total > 0:
         snapshot.add(STREAM_EFFICIENCY, tally.process / tally.lead_total, **common)
     for p, value in quantiles(leads, QUANTILES).items():
-        snapshot.add(STREAM_LEAD, value, **common, quantile=format_quantile(p))
+        snapshot.add(STREAM_LEAD, value, **common, percentile=format_percentile(p))

@@ -45,9 +45,12 @@ def quantiles(values: Iterable[float] | SortedUnion, ps: Sequence[float]) -> dic
     return out
 
 
-def format_quantile(p: float) -> str:
-    """Label value of a quantile: 0.5 -> '0.5', 0.85 -> '0.85' (no float noise)."""
-    return repr(float(p))
+def format_percentile(p: float) -> str:
+    """Label value of a quantile as a percentile: 0.5 -> '50', 0.85 -> '85' (no float noise).
+
+    Prometheus reserves the label ``quantile`` for summaries, so gauges say ``percentile``.
+    """
+    return f"{p * 100:.10g}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,14 +49,14 @@ def test_lead_times_deployments_and_incidents_of_the_small_repository(
     # Type 7 quantiles of [87,000, 90,600, 295,800]: 0.5 -> 90,600;
     # 0.95 -> h = 1.9: 90,600 + 0.9 x 205,200 = 275,280.
     lead = "streamgauge_change_lead_time_window_seconds"
-    assert value(lead, window="30d", quantile="0.5") == pytest.approx(90_600)
-    assert value(lead, window="30d", quantile="0.95") == pytest.approx(275_280)
+    assert value(lead, window="30d", percentile="50") == pytest.approx(90_600)
+    assert value(lead, window="30d", percentile="95") == pytest.approx(275_280)
     # The incident opened 6 Mar 09:00, 50 minutes after B finished, within the 24h window: B is
     # blamed, so 1 of 2 deployments failed; it recovered when the incident closed 6 Mar 11:00,
     # 2h50m = 10,200 s after B finished.
     assert value("streamgauge_change_failure_rate_window_ratio", window="30d") == pytest.approx(0.5)
     recovery = "streamgauge_failed_deployment_recovery_time_window_seconds"
-    assert value(recovery, window="30d", quantile="0.5") == pytest.approx(10_200)
+    assert value(recovery, window="30d", percentile="50") == pytest.approx(10_200)
 
 
 def test_the_same_numbers_reach_metrics_over_http(fake_small: FakeGitHub, tmp_path: Path) -> None:
@@ -101,11 +101,11 @@ def test_the_same_numbers_reach_metrics_over_http(fake_small: FakeGitHub, tmp_pa
         2 / 30
     )
     assert value(
-        "streamgauge_change_lead_time_window_seconds", window="30d", quantile="0.5"
+        "streamgauge_change_lead_time_window_seconds", window="30d", percentile="50"
     ) == pytest.approx(90_600)
     assert value("streamgauge_change_failure_rate_window_ratio", window="30d") == pytest.approx(0.5)
     assert value(
-        "streamgauge_failed_deployment_recovery_time_window_seconds", window="30d", quantile="0.5"
+        "streamgauge_failed_deployment_recovery_time_window_seconds", window="30d", percentile="50"
     ) == pytest.approx(10_200)
     # Both deployments succeeded (the incident makes B count as failed for the rate, not its result).
     assert value("streamgauge_deployments_total", result="success") == 2

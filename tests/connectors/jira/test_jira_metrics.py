@@ -44,12 +44,12 @@ def test_flow_load_and_flow_time_through_the_calculator(
     # Median (type 7) of the three = 212,400 s. Features alone: [212,400, 259,200], median
     # = (212,400 + 259,200) / 2 = 235,800 s.
     flow_time = snap.values("streamgauge_flow_time_window_seconds")
-    assert flow_time[labels(**team, window="30d", type="all", quantile="0.5")] == pytest.approx(
+    assert flow_time[labels(**team, window="30d", type="all", percentile="50")] == pytest.approx(
         212_400
     )
-    assert flow_time[labels(**team, window="30d", type="feature", quantile="0.5")] == pytest.approx(
-        235_800
-    )
+    assert flow_time[
+        labels(**team, window="30d", type="feature", percentile="50")
+    ] == pytest.approx(235_800)
     # Velocity: 3 items done in 30 days = 3 / (30 / 7) = 0.7 per week.
     velocity = snap.values("streamgauge_flow_velocity_window_per_week")
     assert velocity[labels(**team, window="30d", type="all")] == pytest.approx(0.7)
