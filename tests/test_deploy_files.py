@@ -33,7 +33,7 @@ def test_compose_mounts_and_builds_from_files_that_exist() -> None:
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), f"{name} mounts {source}, which is missing"
-    assert services["streamgauge"]["ports"] == [f"{DEFAULT_PORT}:{DEFAULT_PORT}"]
+    assert services["streamgauge"]["ports"] == [f"127.0.0.1:{DEFAULT_PORT}:{DEFAULT_PORT}"]
 
 
 def test_dockerfile_copies_what_exists() -> None:
@@ -56,3 +56,64 @@ def test_kubernetes_manifests_agree_with_the_program() -> None:
     assert container["ports"][0]["containerPort"] == DEFAULT_PORT
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_only_the_container_and_kubernetes_listen_on_every_address(tmp_path: Path) -> None:
+    # A configuration that names no host listens on this machine only ...
+    minimal = tmp_path / "minimal.yaml"
+    minimal.write_text("sources: [{name: demo, type: demo}]\n")
+    assert load_settings(minimal).server.host == "127.0.0.1"
+    # ... and the image and the pod ask for every address themselves.
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "STREAMGAUGE_SERVER__HOST=0.0.0.0" in dockerfile
+    docs = yaml.safe_load_all((DEPLOY / "kubernetes" / "streamgauge.yaml").read_text())
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "STREAMGAUGE_SERVER__HOST", "value": "0.0.0.0"} in container["env"]
+
+
+def test_the_image_checks_its_health_on_the_configured_port_and_carries_its_labels() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    (check,) = re.findall(r"^HEALTHCHECK .*$", text, flags=re.MULTILINE)
+    assert check.endswith('CMD ["streamgauge", "healthcheck"]')
+    assert str(DEFAULT_PORT) not in check
+    for label in ("title", "description", "licenses", "version"):
+        assert f"org.opencontainers.image.{label}=" in text
+    assert 'org.opencontainers.image.licenses="Apache-2.0"' in text
+
+
+def test_the_license_file_is_the_one_pyproject_names() -> None:
+    root = DEPLOY.parent
+    assert 'license = "Apache-2.0"' in (root / "pyproject.toml").read_text(encoding="utf-8")
+    text = (root / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_the_build_context_leaves_out_local_state() -> None:
+    ignored = {
+        line.strip()
+        for line in (DEPLOY.parent / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".venv", "data", ".git", "**/*.db"} <= ignored
+    # ... and none of what the image is built from
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", text, flags=re.MULTILINE):
+        assert not set(sources.split()) & ignored, sources
+
+
+def test_compose_publishes_on_loopback_with_health_checks_and_no_default_password() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every address"
+        assert service["healthcheck"]["test"], name
+        for needed, condition in service.get("depends_on", {}).items():
+            assert needed in services
+            assert condition == {"condition": "service_healthy"}, (name, needed)
+    assert services["prometheus"]["depends_on"] == {"streamgauge": {"condition": "service_healthy"}}
+    grafana = services["grafana"]["environment"]
+    # compose's ${VAR:?message} refuses to start when the variable is unset: no admin/admin
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")

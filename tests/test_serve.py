@@ -205,3 +205,22 @@ def test_bad_config_fails_fast_with_the_key(tmp_path: Path) -> None:
     assert "windows[1]: '30x' is not a duration" in result.stderr
     assert "sources[0]: " in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_healthcheck_asks_the_configured_port(server: Server) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
+    env["STREAMGAUGE_SERVER__PORT"] = str(server.port)
+
+    def healthcheck() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "streamgauge", "healthcheck"],
+            env=env, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+
+    server.wait_ready()
+    assert healthcheck().returncode == 0
+    assert server.stop() == 0
+    down = healthcheck()
+    assert down.returncode == 1
+    assert f"http://127.0.0.1:{server.port}/healthz did not answer" in down.stderr
+    assert "Traceback" not in down.stderr

@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         "check-config", parents=[common], help="validate the configuration and list every problem"
     )
 
+    commands.add_parser(
+        "healthcheck",
+        parents=[common],
+        help="exit 0 when the configured server answers /healthz (a container health check)",
+    )
+
     unmapped = commands.add_parser(
         "unmapped",
         parents=[common],
@@ -149,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": cmd_check_config,
         "unmapped": cmd_unmapped,
         "backfill": cmd_backfill,
+        "healthcheck": cmd_healthcheck,
     }[args.command]
     try:
         return handler(settings, args)
@@ -308,6 +315,27 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         scheduler.shutdown()
         app.close()
         log.info("stopped")
+    return 0
+
+
+def cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
+    import urllib.request
+
+    host = settings.server.host
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - every address: loopback is one of them
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    url = f"http://{host}:{settings.server.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as resp:
+            status = resp.status
+    except OSError as exc:
+        print(f"unhealthy: {url} did not answer ({exc})", file=sys.stderr)
+        return EXIT_SYNC_FAILED
+    if status != 200:
+        print(f"unhealthy: {url} answered {status}", file=sys.stderr)
+        return EXIT_SYNC_FAILED
     return 0
 
 

@@ -109,7 +109,9 @@ class StoreConfig(Strict):
 
 
 class ServerConfig(Strict):
-    host: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable from outside it
+    # this machine only, unless configured: the container and the Kubernetes manifests set
+    # 0.0.0.0 themselves
+    host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=64)
     # the snapshot is recomputed this often even when no sync changed anything, so work-item
