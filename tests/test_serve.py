@@ -31,14 +31,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, **settings: str) -> None:
+    def __init__(self, data_dir: Path, command: str = "serve", **settings: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
         env.update(settings)  # STREAMGAUGE_* variables
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamgauge", "serve",
+                sys.executable, "-m", "streamgauge", command,
                 "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(self.port),
             ],
             env=env,
@@ -224,3 +224,18 @@ def test_healthcheck_asks_the_configured_port(server: Server) -> None:
     assert down.returncode == 1
     assert f"http://127.0.0.1:{server.port}/healthz did not answer" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_demo_serves_the_built_in_demo_whatever_the_configuration_says(tmp_path: Path) -> None:
+    # A configuration of one's own in the environment does not change what `demo` runs.
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("sources: [{name: nothing, type: file, path: /nonexistent.jsonl}]\n")
+    srv = Server(tmp_path / "data", "demo", STREAMGAUGE_CONFIG=str(mine))
+    try:
+        srv.wait_ready()
+        _, text = srv.get("/metrics")
+        teams = {s["team"] for s in parse(text)["streamgauge_flow_load"]}
+        assert {"payments", "checkout", "search"} <= teams
+        assert srv.stop() == 0
+    finally:
+        srv.output()

@@ -1,4 +1,4 @@
-"""The command line: serve, sync, report, explain, check-config, backfill."""
+"""The command line: serve, demo, sync, report, explain, check-config, backfill, healthcheck."""
 
 from __future__ import annotations
 
@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on (overrides server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="serve the built-in demo: a simulated toolchain, no credentials (ignores --config)",
+    )
+    demo.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="port to listen on (default 9464)")
 
     sync = commands.add_parser("sync", parents=[common], help="sync sources once, then compute")
     sync.add_argument("--source", action="append", help="only this source (repeatable)")
@@ -128,7 +136,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if server:
         overrides["server"] = server
     path = args.config
-    if path is None and not _env_config():
+    if args.command == "demo" or (path is None and not _env_config()):
         path = embedded_demo_config()
     return load_settings(path, overrides=overrides)
 
@@ -149,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings)
     handler = {
         "serve": cmd_serve,
+        "demo": cmd_serve,
         "sync": cmd_sync,
         "report": cmd_report,
         "explain": cmd_explain,

@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from streamgauge.cli import embedded_demo_config
 from streamgauge.config import Settings
 from streamgauge.connectors.base import RawRecord, SkippableRecord, SyncContext
 from streamgauge.connectors.demo import DemoConfig, DemoConnector
 from streamgauge.connectors.demo.config import build_org
+from streamgauge.connectors.demo.plans import DAY
+from streamgauge.connectors.demo.world import World
 from streamgauge.model import (
     Change,
     ChangeState,
@@ -427,3 +431,32 @@ _KINDS = (
     "deployment",
     "incident",
 )
+
+
+def test_the_embedded_demo_moves_at_every_hour_of_the_day() -> None:
+    """Someone evaluating the demo sees boards move within minutes, at whatever hour they try.
+
+    The teams follow the sun (08:00-19:00 in three time zones 8 hours apart), so a week after
+    the 90 days of history, at three seeds: at least 97% of the week's 336 half hours hold a
+    new or changed record, at least 90% of its 28 quarter days a production deployment, and
+    the week at least two incidents. (With one office's hours, nights and evenings were empty
+    for hours on end.)
+    """
+    config = yaml.safe_load(embedded_demo_config().read_text())
+    (source,) = config["sources"]
+    week = (90 * DAY, 97 * DAY)
+    for seed in (42, 1, 7):
+        world = World(DemoConfig.model_validate({**source, "seed": seed}), START)
+        world.advance(week[1])
+        plans = (world.items, world.changes, world.runs, world.deployments, world.incidents)
+        moments = [t for kind in plans for plan in kind for t in plan.events]
+        moments += [commit.visible for commit in world.commits]
+        half_hours = {t // 1800 for t in moments if week[0] <= t < week[1]}
+        assert len(half_hours) >= 0.97 * 336, seed
+        production = [
+            d.events[-1]
+            for d in world.deployments
+            if d.environment is Environment.PRODUCTION and week[0] <= d.events[-1] < week[1]
+        ]
+        assert len({t // (6 * 3600) for t in production}) >= 0.9 * 28, seed
+        assert sum(week[0] <= i.events[0] < week[1] for i in world.incidents) >= 2, seed

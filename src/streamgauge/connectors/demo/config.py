@@ -58,6 +58,9 @@ _PEOPLE = (
     "tariq",
 )
 PEOPLE_PER_TEAM = 5
+# The organisation follows the sun: team i works 08:00-19:00 in a time zone 8 * (i mod 3) hours
+# west of UTC, so something happens at every hour of the day, not only during one office's.
+TIME_ZONES = 3
 
 
 class DemoConfig(SourceConfig):
@@ -95,6 +98,7 @@ class App:
     name: str
     team: str
     repo: str
+    shift: int  # seconds from UTC midnight to its team's local midnight
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,7 @@ class Team:
     project: str  # the tracker project whose keys (PAY-123) its work items carry
     apps: tuple[App, ...]
     people: tuple[str, ...]
+    shift: int  # seconds from UTC midnight to the team's local midnight
 
 
 def team_names(count: int) -> list[str]:
@@ -119,6 +124,7 @@ def build_org(config: DemoConfig) -> list[Team]:
     """The simulated organisation: names depend only on the team and app counts."""
     teams = []
     for i, name in enumerate(team_names(config.teams)):
+        shift = (i % TIME_ZONES) * 8 * 3600
         lap = i // len(_TEAM_WORDS)
         project = name[:3].upper() + (str(lap + 1) if lap else "")
         apps = []
@@ -127,10 +133,10 @@ def build_org(config: DemoConfig) -> list[Team]:
             if j >= len(_APP_SUFFIXES):
                 suffix += str(j // len(_APP_SUFFIXES) + 1)
             app = f"{name}-{suffix}"
-            apps.append(App(name=app, team=name, repo=f"{ORG}/{app}"))
+            apps.append(App(name=app, team=name, repo=f"{ORG}/{app}", shift=shift))
         people = tuple(
             f"{_PEOPLE[(i * PEOPLE_PER_TEAM + k) % len(_PEOPLE)]}.{name}"
             for k in range(PEOPLE_PER_TEAM)
         )
-        teams.append(Team(name=name, project=project, apps=tuple(apps), people=people))
+        teams.append(Team(name=name, project=project, apps=tuple(apps), people=people, shift=shift))
     return teams

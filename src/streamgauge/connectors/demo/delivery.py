@@ -7,7 +7,7 @@ import random
 from typing import TYPE_CHECKING
 
 from streamgauge.connectors.demo.config import App
-from streamgauge.connectors.demo.draws import between, day_rng, poisson, wait
+from streamgauge.connectors.demo.draws import day_rng, office_hours, poisson, wait
 from streamgauge.connectors.demo.plans import DAY
 from streamgauge.connectors.demo.runs import DeployPlan, IncidentPlan
 from streamgauge.model import DeploymentKind, Environment, Severity
@@ -59,9 +59,8 @@ class Delivery:
         for app in self._apps.values():
             for env, rate in rates:
                 for _ in range(poisson(rng, rate)):
-                    self._plan(
-                        day * DAY + between(rng, 8, 19), app.name, env, DeploymentKind.REGULAR
-                    )
+                    at = office_hours(rng, day, app.shift)
+                    self._plan(at, app.name, env, DeploymentKind.REGULAR)
         while self._schedule and self._schedule[0][0] < (day + 1) * DAY:
             at, _, name, env, kind, incident = heapq.heappop(self._schedule)
             self._deploy(rng, at, self._apps[name], env, kind, incident)

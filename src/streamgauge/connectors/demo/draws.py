@@ -33,3 +33,8 @@ def wait(rng: random.Random, mean_hours: float, minimum: int = 60) -> int:
 def between(rng: random.Random, low_hours: float, high_hours: float) -> int:
     """A uniform offset in whole seconds between two hours of a day."""
     return rng.randint(int(low_hours * 3600), int(high_hours * 3600))
+
+
+def office_hours(rng: random.Random, day: int, shift: int) -> int:
+    """A moment of ``day`` between 08:00 and 19:00 local time, ``shift`` seconds from UTC."""
+    return day * 86400 + shift + between(rng, 8, 19)

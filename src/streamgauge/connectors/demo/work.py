@@ -6,8 +6,8 @@ import random
 from typing import TYPE_CHECKING
 
 from streamgauge.connectors.demo.config import App, Team
-from streamgauge.connectors.demo.draws import between, day_rng, poisson, wait
-from streamgauge.connectors.demo.plans import DAY, ItemPlan
+from streamgauge.connectors.demo.draws import day_rng, office_hours, poisson, wait
+from streamgauge.connectors.demo.plans import ItemPlan
 from streamgauge.model import FlowType
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def generate_cohort(world: World, day: int) -> None:
     rng = day_rng(world.config.seed, "work", day)
     for team in world.teams:
         for _ in range(poisson(rng, world.config.items_per_team_per_day)):
-            _item(world, rng, team, day * DAY + between(rng, 8, 19))
+            _item(world, rng, team, office_hours(rng, day, team.shift))
 
 
 def _item(world: World, rng: random.Random, team: Team, created: int) -> None:
