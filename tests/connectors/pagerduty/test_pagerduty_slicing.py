@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from tests.connectors.pagerduty.conftest import NOW, Factory
-from tests.fakes.pagerduty import FakePagerDuty, generate_account
+from tests.fakes.pagerduty import TOKEN, FakePagerDuty, generate_account
 
 from streamgauge.connectors.pagerduty.streams import Window, slices
 from streamgauge.store import Store
@@ -76,10 +77,6 @@ def test_a_slice_over_the_cap_is_split_and_read_whole(
 
 
 def test_the_fake_refuses_paging_past_the_cap_with_pagerdutys_error() -> None:
-    import requests
-
-    from tests.fakes.pagerduty import TOKEN
-
     with busy(10) as fake:
         answer = requests.get(
             f"{fake.url}/incidents",
