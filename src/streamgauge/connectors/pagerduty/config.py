@@ -14,6 +14,7 @@ from streamgauge.model import Severity
 # PagerDuty refuses a `since`/`until` range longer than six months; 180 days always fits.
 MAX_SLICE = timedelta(days=180)
 _SERVICE_ID = re.compile(r"^[A-Z0-9]{2,20}$")
+_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 
 DEFAULT_PRIORITIES: dict[str, Severity] = {
     "P1": Severity.CRITICAL,
@@ -47,9 +48,7 @@ class PagerdutyConfig(SourceConfig):
     """Keys of a ``type: pagerduty`` source; docs/pagerduty.md explains each with an example."""
 
     type: Literal["pagerduty"]
-    base_url: str = Field(
-        default="https://api.pagerduty.com", pattern=r"^https?://[^\s/]+(/[^\s]*)?$"
-    )  # EU service region: https://api.eu.pagerduty.com
+    base_url: str = "https://api.pagerduty.com"  # EU service region: https://api.eu.pagerduty.com
     token: SecretStr  # a REST API key (read-only is enough) or a user token
     # service id (the last part of the service's URL, e.g. PIJ90N7) -> its app and team
     services: dict[str, ServiceMapping]
@@ -66,6 +65,26 @@ class PagerdutyConfig(SourceConfig):
     retries: int = Field(default=4, ge=0)
     backoff: float = Field(default=1.0, ge=0)  # seconds, doubled per retry
     max_rate_limit_wait: float = Field(default=60.0, ge=0)  # longer waits pause the source
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not _URL.match(value):
+            raise ValueError(
+                f"{value!r} is not an http(s) URL: use https://api.pagerduty.com, or "
+                "https://api.eu.pagerduty.com for an account in the EU service region"
+            )
+        return value
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _mapping_form(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            raise ValueError(
+                "write each service id as a key with its app (and team), e.g. "
+                "{PIJ90N7: {app: checkout}}; {PIJ90N7: {}} reads a service with the source's app"
+            )
+        return value
 
     @field_validator("services")
     @classmethod
