@@ -102,3 +102,31 @@ def test_the_real_cap_of_ten_thousand(connector_for: Factory, sqlite_store: Stor
         assert outcome.ok, outcome.error
         assert fake.cap_refusals == 0
     assert sqlite_store.counts()["incident"] == 10_050
+
+
+def test_a_long_history_is_read_in_slices_of_at_most_six_months(
+    fake_small: FakePagerDuty, connector_for: Factory, sqlite_store: Store
+) -> None:
+    # 400 days in slices of 180: 180 + 180 + 40 days, three requests a service; the fake
+    # refuses any range over six months, as PagerDuty does
+    connector = connector_for(fake_small, history="400d", slice="180d")
+    outcome = sync_source(connector, sqlite_store, clock=lambda: NOW)
+    assert outcome.ok, outcome.error
+    spans = [
+        (datetime.fromisoformat(q["until"][0]) - datetime.fromisoformat(q["since"][0])).days
+        for q in fake_small.list_requests()
+    ]
+    assert spans == [180, 180, 40] * 2
+    # "Old outage" (1 Dec 2025) is within the 400 days this time
+    assert "Old outage" in {i.title for i in sqlite_store.load_dataset().incidents}
+
+
+def test_the_fake_refuses_more_than_six_months(fake_small: FakePagerDuty) -> None:
+    answer = requests.get(
+        f"{fake_small.url}/incidents",
+        params={"since": "2025-01-01T00:00:00Z", "until": "2025-12-01T00:00:00Z"},
+        headers={"Authorization": f"Token token={TOKEN}"},
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 2001

@@ -123,6 +123,7 @@ class IncidentsStream(Stream):
         else:
             start = previous.since - self.config.overlap
             pending = set(previous.open)  # open when last read: their resolution is wanted
+            end = max(end, previous.since)  # a clock set back never moves the cursor back
         open_now: set[str] = set()
         for window in slices(start, end, self.config.slice):
             for incidents in self._window(service, window, ctx):
