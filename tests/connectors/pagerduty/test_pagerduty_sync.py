@@ -139,3 +139,21 @@ def test_the_token_travels_only_in_the_authorization_header(
     for query in fake_small.list_requests():
         assert TOKEN not in json.dumps(query)
     assert TOKEN not in repr(connector.pd_config)
+
+
+def test_health_counts_the_requests_the_skip_and_the_budget_left(
+    fake_small: FakePagerDuty, connector_for: Factory, sqlite_store: Store
+) -> None:
+    assert sync_source(connector_for(fake_small), sqlite_store, clock=lambda: NOW).ok
+    (health,) = sqlite_store.health()
+    assert health.source == "pagerduty"
+    assert health.api_calls_total == len(fake_small.requests) == 6
+    assert health.skipped_total == 1
+    # the fake counts down from 960 a minute: 959 after the first answer, 954 after the sixth
+    assert health.rate_limit_remaining == 954
+    # every incident read is kept raw, with the web address PagerDuty gave, even the garbled one
+    raws = list(sqlite_store.iter_raw("pagerduty", "incidents"))
+    assert len(raws) == 5
+    assert {r.url for r in raws} == {
+        f"https://acme.pagerduty.com/incidents/{i.id}" for i in fake_small.account.incidents[:5]
+    }
