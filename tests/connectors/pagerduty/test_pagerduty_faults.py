@@ -75,6 +75,7 @@ def test_transient_faults_leave_the_same_records(
     connector_for: Factory,
     sleeps: Sleeps,
     sqlite_store: Store,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     faults, config = SCENARIOS[name]
     with FakePagerDuty(small_account()) as fake:
@@ -82,6 +83,11 @@ def test_transient_faults_leave_the_same_records(
         two_syncs(fake, connector_for, sqlite_store, **config)
         assert all(f.times == 0 for f in fake.faults), "every fault was met"
     assert records(sqlite_store) == reference
+    if name == "slow answer":
+        # the answer came after the client had given up: the request was made again
+        retried = [r.getMessage() for r in caplog.records if "retry 1" in r.getMessage()]
+        assert len(retried) == 1
+        assert "no answer from PagerDuty (ReadTimeout)" in retried[0]
     if name == "429 with reset":
         # ratelimit-reset: 3 is waited out twice (it is under max_rate_limit_wait, 60 s)
         assert sleeps == [3.0, 3.0]
