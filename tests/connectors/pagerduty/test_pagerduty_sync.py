@@ -157,3 +157,21 @@ def test_health_counts_the_requests_the_skip_and_the_budget_left(
     assert {r.url for r in raws} == {
         f"https://acme.pagerduty.com/incidents/{i.id}" for i in fake_small.account.incidents[:5]
     }
+
+
+def test_an_open_incident_gone_since_is_dropped_from_the_cursor(
+    fake_small: FakePagerDuty, connector_for: Factory, sqlite_store: Store
+) -> None:
+    assert sync_source(connector_for(fake_small), sqlite_store, clock=lambda: NOW).ok
+    account = fake_small.account
+    cart = account.incidents[4]
+    account.incidents.remove(cart)  # merged into another incident: its id now answers 404
+    later = NOW + timedelta(hours=1)
+    outcome = sync_source(
+        connector_for(fake_small, clock=lambda: later), sqlite_store, clock=lambda: later
+    )
+    assert outcome.ok, outcome.error
+    state = json.loads(sqlite_store.get_cursor("pagerduty", "incidents") or "{}")
+    assert state[CHECKOUT]["open"] == [account.incidents[1].id]  # "Slow checkout" only
+    # what was stored of it stays: the store keeps history, the cursor stops asking
+    assert "Cart empty" in incidents(sqlite_store)

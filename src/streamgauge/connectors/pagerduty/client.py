@@ -33,7 +33,7 @@ class ServiceRefused(FatalError):
 
 
 class NotFound(FatalError):
-    """404 for one record (an incident merged or deleted since it was seen)."""
+    """403 or 404 for one record: an incident merged, deleted or moved out of sight."""
 
 
 def error_text(body: Any) -> str:
@@ -207,10 +207,8 @@ class PagerdutyClient:
                 f"PagerDuty refused service {service} ({status} {text}): check the id in "
                 "`services` and that the key's user may see the service"
             )
-        if status == 404:
-            return NotFound(f"{what}: not found or not visible to this key ({text})")
-        if status == 403:
-            return FatalError(f"PagerDuty refused access to {what} (403 {text})")
+        if status in (403, 404):
+            return NotFound(f"{what}: not found or not visible to this key ({status} {text})")
         return FatalError(f"{what}: PagerDuty answered {status} ({text})")
 
 
