@@ -72,11 +72,29 @@ def _github(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def _pagerduty(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    from tests.fakes.pagerduty import TOKEN, FakeAccount, FakePagerDuty
+
+    account = FakeAccount()
+    account.service("PCHK001", "Checkout API")
+    account.add("PCHK001", "Checkout returns 500", datetime(2026, 1, 10, 9, 0, tzinfo=UTC))
+    server = FakePagerDuty(account).start()
+    request.addfinalizer(server.stop)
+    return {
+        "name": "pagerduty",
+        "type": "pagerduty",
+        "base_url": server.url,
+        "token": TOKEN,
+        "services": {"PCHK001": {"app": "checkout"}},
+    }
+
+
 EXAMPLES: dict[str, Example] = {
     "demo": _demo,
     "file": _file,
     "github": _github,
     "jira": _jira,
+    "pagerduty": _pagerduty,
 }
 
 REGISTERED = sorted(connectors())
