@@ -59,11 +59,11 @@ def test_failure_rate_and_recovery_of_checkout(
         # when D (which did not fail) ended: 20 Mar 09:30 -> 21 Mar 09:00 = 23h30m = 84,600 s.
         # (Taking last_status_change_at as the resolution would give 45 min, 2,700 s.)
         # Type 7 median of [10,200, 84,600]: h = 0.5, 10,200 + 0.5 x 74,400 = 47,400.
-        assert value(quantile, quantile="0.5") == pytest.approx(47_400)
+        assert value(quantile, percentile="50") == pytest.approx(47_400)
     else:
         # Only the incidents' resolution counts: A recovers in 10,200 s, C not while its
         # incident is open.
-        assert value(quantile, quantile="0.5") == pytest.approx(10_200)
+        assert value(quantile, percentile="50") == pytest.approx(10_200)
     # "Cart empty" is blamed on no deployment: the one unattributed checkout incident
     unattributed = snap.values("streamgauge_data_quality_records").get(
         labels(**PAYMENTS, reason="incident_unattributed")
