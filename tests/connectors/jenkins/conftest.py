@@ -32,12 +32,17 @@ def small_instance() -> Instance:
     prod, staging = {"ENVIRONMENT": "production"}, {"ENVIRONMENT": "staging"}
     # #1: production, 4 Mar 10:00-10:10, success; ships PAY-1's commits of 3 Mar 09:00 and 10:00
     one = deploy.build(
-        at(4, 10), minutes=10, params=prod, commits=[("PAY-1 refunds", at(3, 9)), ("PAY-1 tests", at(3, 10))]
+        at(4, 10),
+        minutes=10,
+        params=prod,
+        commits=[("PAY-1 refunds", at(3, 9)), ("PAY-1 tests", at(3, 10))],
     )
     # #2: staging, 5 Mar 09:00, the same sha again: not a production deployment
     deploy.build(at(5, 9), minutes=10, params=staging, sha=one.sha, cause="user")
     # #3: production, 6 Mar 08:00-08:10, FAILURE; its changeSet holds the commit of 5 Mar 08:00
-    deploy.build(at(6, 8), minutes=10, result="FAILURE", params=prod, commits=[("PAY-2 receipts", at(5, 8))])
+    deploy.build(
+        at(6, 8), minutes=10, result="FAILURE", params=prod, commits=[("PAY-2 receipts", at(5, 8))]
+    )
     # #4: production, 6 Mar 09:00-09:10, success; commit of 6 Mar 08:30 (and #3's, carried)
     deploy.build(at(6, 9), minutes=10, params=prod, commits=[("PAY-3 fix receipts", at(6, 8, 30))])
     # #5: production, started 31 Mar 11:30, still running
