@@ -187,7 +187,7 @@ def test_a_refused_token_stops_the_source_and_never_shows_the_token(
 
 
 def test_a_configured_job_that_does_not_exist_is_named(
-    connector_for: Factory, sqlite_store: Store
+    connector_for: Factory, sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeJenkins(small_instance()).start()
     try:
