@@ -367,6 +367,7 @@ _HINTS = {
     "union_tag_invalid": "use one of the registered source types",
     "union_tag_not_found": "give the source a `type`",
     "literal_error": "use one of the values listed",
+    "enum": "use one of the values listed",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_'",
 }
 
