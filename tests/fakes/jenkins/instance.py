@@ -325,7 +325,8 @@ def generate_instance(
                     folder.multibranch(f"service-{i}") if i == 0 else folder.children["service-0"]
                 )
                 assert isinstance(branches, FakeFolder)
-                made.append(branches.job(f"feature/T{team}-{i}" if i else "main"))
+                remote = f"https://github.com/acme/svc-{team}-0.git"
+                made.append(branches.job(f"feature/T{team}-{i}" if i else "main", remote=remote))
             else:
                 cls = PIPELINE if i % 2 else FREESTYLE
                 made.append(

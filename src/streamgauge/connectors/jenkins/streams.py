@@ -50,17 +50,17 @@ class JobTree:
 
     config: JenkinsConfig
     client: JenkinsClient
-    started_at: datetime | None = None
+    ctx: SyncContext | None = None
     jobs: list[Job] = field(default_factory=list)
     raws: list[RawRecord] = field(default_factory=list)
 
     def ensure(self, ctx: SyncContext) -> JobTree:
-        if self.started_at != ctx.started_at:
+        if self.ctx is not ctx:  # walked once per sync; kept alive, so never mistaken
             self.jobs, self.raws = [], []
             roots = self.config.jobs or ("",)
             for root in roots:
                 self._walk(ctx, root, depth=0, multibranch=False)
-            self.started_at = ctx.started_at
+            self.ctx = ctx
         return self
 
     def _walk(self, ctx: SyncContext, path: str, *, depth: int, multibranch: bool) -> None:
