@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -208,7 +208,7 @@ class JenkinsMapping:
         team, app = self.place(path, repo)
         native = f"{path}#{number}"
         items = change_items(b)
-        yield PipelineRun(
+        run = PipelineRun(
             id=make_id(self.source, "pipeline_run", native),
             source=self.source,
             team=team,
@@ -223,6 +223,7 @@ class JenkinsMapping:
             result=result,
             original_result=str(original or ("BUILDING" if building else "")),
         )
+        yield run
         if self.config.commits:
             for item in items:
                 at = millis(item["timestamp"])
@@ -240,33 +241,18 @@ class JenkinsMapping:
                     work_item_keys=find_keys(message),
                 )
         if verdict.deployment and verdict.rule is not None:
-            team, app = self.place(path, repo, verdict.rule)
-            yield self._deployment(b, verdict, native, path, team, app, repo, sha, branch, params)
+            yield self._deployment(b, run, verdict, params)
 
     def _deployment(
-        self,
-        b: dict[str, Any],
-        verdict: Verdict,
-        native: str,
-        path: str,
-        team: str | None,
-        app: str | None,
-        repo: str | None,
-        sha: str | None,
-        branch: str | None,
-        params: dict[str, str],
+        self, b: dict[str, Any], run: PipelineRun, verdict: Verdict, params: dict[str, str]
     ) -> Deployment:
-        assert verdict.rule is not None
-        started = millis(b["timestamp"])
-        building = bool(b.get("building"))
-        original = str(b.get("result") or ("BUILDING" if building else ""))
-        finished: datetime | None = None
-        if building or b.get("result") is None:
-            result = RunResult.RUNNING
-        else:
-            result = RESULTS.get(original, RunResult.FAILURE)
-            finished = started + timedelta(milliseconds=float(b.get("duration") or 0))
-        if verdict.stage is not None:  # the deploy stage's own times and outcome
+        """The build as a deployment: its own times and result, or its deploy stage's."""
+        rule = verdict.rule
+        assert rule is not None
+        team, app = self.place(run.pipeline, run.repo, rule)
+        started, finished = run.started_at, run.finished_at
+        result, original = run.result, run.original_result
+        if verdict.stage is not None:
             stage = verdict.stage
             original = str(stage.get("status") or "")
             result = STAGE_RESULTS.get(original, RunResult.FAILURE)
@@ -274,23 +260,25 @@ class JenkinsMapping:
             finished = None
             if result is not RunResult.RUNNING:
                 finished = started + timedelta(milliseconds=float(stage.get("durationMillis") or 0))
-        pair = verdict.rule.parameter_pair
         kind = DeploymentKind.REGULAR
         if self.rollback and params.get(self.rollback[0], "").lower() == self.rollback[1].lower():
             kind = DeploymentKind.ROLLBACK
-        elif self.hotfix and (self.hotfix.search(path) or self.hotfix.search(branch or "")):
+        elif self.hotfix and (
+            self.hotfix.search(run.pipeline) or self.hotfix.search(run.branch or "")
+        ):
             kind = DeploymentKind.HOTFIX
         carried = [str(sha) for sha in b.get("carried") or []]
         shas = [*carried, *(str(i["commitId"]) for i in change_items(b))]
+        pair = rule.parameter_pair
         return Deployment(
-            id=make_id(self.source, "deployment", native),
+            id=make_id(self.source, "deployment", run.id.split(":", 2)[2]),
             source=self.source,
             team=team,
             app=app,
-            environment=verdict.rule.environment,
-            original_environment=params.get(pair[0], "") if pair else str(verdict.rule.environment),
-            repo=repo,
-            sha=sha,
+            environment=rule.environment,
+            original_environment=params.get(pair[0], "") if pair else str(rule.environment),
+            repo=run.repo,
+            sha=run.sha,
             started_at=started,
             finished_at=finished,
             result=result,
