@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -171,7 +172,7 @@ def test_a_malformed_build_is_skipped_and_counted(
 
 
 def test_a_refused_token_stops_the_source_and_never_shows_the_token(
-    connector_for: Factory, sqlite_store: Store
+    connector_for: Factory, sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeJenkins(small_instance(), token="another-token").start()
     try:
@@ -180,7 +181,11 @@ def test_a_refused_token_stops_the_source_and_never_shows_the_token(
         assert outcome.fatal
         assert outcome.error is not None
         assert "check `user` and `api_token`" in outcome.error
-        assert connector.jenkins_config.api_token.get_secret_value() not in outcome.error
+        token = connector.jenkins_config.api_token.get_secret_value()
+        basic = base64.b64encode(f"{connector.jenkins_config.user}:{token}".encode()).decode()
+        for text in (outcome.error, caplog.text):
+            assert token not in text
+            assert basic not in text
         assert fake.total_requests == 1  # a 401 is not retried
     finally:
         fake.stop()
