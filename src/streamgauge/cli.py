@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     unmapped.add_argument("--json", action="store_true", help="machine-readable output")
 
+    jobs = commands.add_parser(
+        "jobs",
+        parents=[common],
+        help="Jenkins jobs and how their builds were classified: deployment or not, and why",
+    )
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+
     backfill = commands.add_parser(
         "backfill",
         parents=[common],
@@ -163,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "check-config": cmd_check_config,
         "unmapped": cmd_unmapped,
+        "jobs": cmd_jobs,
         "backfill": cmd_backfill,
         "healthcheck": cmd_healthcheck,
     }[args.command]
@@ -196,6 +204,30 @@ def cmd_unmapped(settings: Settings, args: argparse.Namespace) -> int:
         for e in entries:
             print(f"{e.source:<12} {e.what:<7} {e.project:<10} {e.issues:>7}  {e.name}")
         print("map them under the source's mapping rules (see docs/jira.md), then sync again")
+    return 0
+
+
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from streamgauge.connectors.jenkins import jobs_report
+    from streamgauge.store import Store
+
+    with Store.open(settings.store_url) as store:
+        entries = jobs_report(store, settings)
+    if args.json:
+        json.dump([asdict(e) for e in entries], sys.stdout, indent=2)
+        print()
+        return 0
+    if not entries:
+        print("no Jenkins job is stored: configure a `type: jenkins` source and sync it")
+        return 0
+    for e in entries:
+        apps = f" of {', '.join(e.apps)}" if e.apps else ""
+        print(f"{e.source}: {e.job}: {e.builds} builds, {e.deployments} deployments{apps}")
+        for reason, count in e.reasons.items():
+            print(f"    {count:>6}  {reason}")
+    print("deployments come from each source's `deployments` rules (see docs/jenkins.md)")
     return 0
 
 

@@ -72,6 +72,23 @@ def _github(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def _jenkins(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    from tests.fakes.jenkins import TOKEN, USER, FakeJenkins, Instance
+
+    jenkins = Instance()
+    jenkins.folder("shop").job("deploy").build(datetime(2026, 1, 10, 9, 0, tzinfo=UTC))
+    server = FakeJenkins(jenkins).start()
+    request.addfinalizer(server.stop)
+    return {
+        "name": "jenkins",
+        "type": "jenkins",
+        "url": server.url,
+        "user": USER,
+        "api_token": TOKEN,
+        "deployments": [{"job": "shop/deploy"}],
+    }
+
+
 def _pagerduty(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     from tests.fakes.pagerduty import TOKEN, FakeAccount, FakePagerDuty
 
@@ -93,6 +110,7 @@ EXAMPLES: dict[str, Example] = {
     "demo": _demo,
     "file": _file,
     "github": _github,
+    "jenkins": _jenkins,
     "jira": _jira,
     "pagerduty": _pagerduty,
 }
