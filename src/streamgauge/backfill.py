@@ -2,9 +2,12 @@
 
 ``streamgauge backfill`` recomputes every metric at each moment of a past range (the calculator
 treats anything after ``now`` as not yet happened) and writes the samples, each with its moment
-as timestamp, for ``promtool tsdb create-blocks-from openmetrics``. OpenMetrics wants each metric
-family in one piece, so samples are spooled to one temporary file per family while the moments
-are computed in time order, then joined: memory stays flat however long the range.
+as timestamp, for ``promtool tsdb create-blocks-from openmetrics``. Each moment is written as
+soon as it is computed, its families each in one piece with their ``# HELP`` and ``# TYPE``
+lines: the file grows while the command runs, memory stays flat however long the range, and
+promtool reads a family's metadata again at every moment. promtool reads its whole input once
+for every block it writes, so the import wants ``--max-block-duration`` as long as the span. With no ``--step``, the step is chosen
+from the span so that a range holds at most :data:`TARGET_MOMENTS` moments (6 hours for 90 days).
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, TextIO
+from typing import TextIO
 
 from prometheus_client.utils import floatToGoString
 
-from streamgauge.config import Settings, parse_duration
+from streamgauge.config import Settings, format_duration, parse_duration
 from streamgauge.exposition.collector import snapshot_families
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.catalog import COMPUTED, MetricDef
@@ -35,6 +36,22 @@ from streamgauge.store import Store
 DEFAULT_STOP_BEFORE = timedelta(hours=3)
 
 Progress = Callable[[int, int, datetime, int], None]  # done, total, moment, samples written
+
+# The default step gives at most this many moments: 90 days in 6-hour steps. Each moment costs a
+# computation of every metric and a few hundred kilobytes of output per hundred series.
+TARGET_MOMENTS = 360
+_NICE_STEPS = tuple(
+    timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 180, 360, 720, 1440, 10080)
+)
+
+
+def default_step(span: timedelta) -> timedelta:
+    """The shortest of 1m, 5m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d and 1w that keeps ``span`` within
+    :data:`TARGET_MOMENTS` moments (7 days -> 30m, 30 days -> 2h, 90 days -> 6h)."""
+    for step in _NICE_STEPS:
+        if span / step <= TARGET_MOMENTS:
+            return step
+    return _NICE_STEPS[-1]
 
 
 def moments(*, start: datetime, end: datetime, step: timedelta) -> list[datetime]:
@@ -90,6 +107,24 @@ def sample_lines(
             yield family.name, f"{sample.name}{text} {_value(sample.value)} {stamp}\n"
 
 
+def moment_text(
+    snapshot: Snapshot, *, labels: Mapping[str, str], catalog: Sequence[MetricDef] = COMPUTED
+) -> tuple[str, int]:
+    """One moment's families, each with its metadata, and how many samples they hold."""
+    families = {_family_of(d).name: _family_of(d) for d in catalog}
+    parts: list[str] = []
+    current = None
+    written = 0
+    for name, line in sample_lines(snapshot, labels=labels, catalog=catalog):
+        if name != current:
+            family = families[name]
+            parts.append(f"# HELP {name} {_escape(family.help)}\n# TYPE {name} {family.kind}\n")
+            current = name
+        parts.append(line)
+        written += 1
+    return "".join(parts), written
+
+
 def write_openmetrics(
     snapshots: Iterable[Snapshot],
     out: TextIO,
@@ -97,27 +132,15 @@ def write_openmetrics(
     labels: Mapping[str, str] | None = None,
     catalog: Sequence[MetricDef] = COMPUTED,
 ) -> int:
-    """Write ``snapshots`` (oldest first) as one OpenMetrics exposition; returns samples written."""
-    families = {_family_of(d).name: _family_of(d) for d in catalog}
-    spools: dict[str, IO[str]] = {}
+    """Write ``snapshots`` (oldest first) moment by moment, each flushed as soon as it is made,
+    then ``# EOF``; returns the samples written."""
     written = 0
-    with ExitStack() as stack:
-        for snapshot in snapshots:
-            for name, line in sample_lines(snapshot, labels=labels or {}, catalog=catalog):
-                spool = spools.get(name)
-                if spool is None:
-                    spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
-                    spools[name] = spool
-                spool.write(line)
-                written += 1
-        for name, family in families.items():
-            out.write(f"# HELP {name} {_escape(family.help)}\n# TYPE {name} {family.kind}\n")
-            spool = spools.get(name)
-            if spool is not None:
-                spool.seek(0)
-                for line in spool:
-                    out.write(line)
-        out.write("# EOF\n")
+    for snapshot in snapshots:
+        text, count = moment_text(snapshot, labels=labels or {}, catalog=catalog)
+        out.write(text)
+        out.flush()
+        written += count
+    out.write("# EOF\n")
     return written
 
 
@@ -154,8 +177,8 @@ def run_backfill(
 ) -> int:
     """The ``backfill`` command: returns the exit status."""
     try:
-        since, step = parse_duration(args.since), parse_duration(args.step)
-        stop_before = parse_duration(args.stop_before)
+        since, stop_before = parse_duration(args.since), parse_duration(args.stop_before)
+        step = default_step(since) if args.step is None else parse_duration(args.step)
         labels = parse_labels(args.label)
         if step <= timedelta(0):
             raise ValueError("--step must be positive")
@@ -166,6 +189,16 @@ def run_backfill(
     at = moments(start=now - since, end=now - stop_before, step=step)
     with Store.open(settings.store_url) as store:
         dataset = store.load_dataset()
+    if at:
+        # The last moment has the most series: its size times the moments bounds the file.
+        text, count = moment_text(
+            compute_all(dataset, now=at[-1], settings=settings), labels=labels
+        )
+        print(
+            f"backfill: {len(at)} moments every {format_duration(step)}, at most {count * len(at):,} "
+            f"samples, about {len(text.encode()) * len(at) / 1e6:,.0f} MB or less",
+            file=sys.stderr,
+        )
     with ProgressLine("backfill", sys.stderr) as line:
 
         def progress(done: int, total: int, moment: datetime, samples: int) -> None:

@@ -111,7 +111,10 @@ def _parser() -> argparse.ArgumentParser:
         help="past metric values as timestamped OpenMetrics for promtool tsdb create-blocks",
     )
     backfill.add_argument("--since", default="90d", help="how far back to start (default 90d)")
-    backfill.add_argument("--step", default="1h", help="time between two moments (default 1h)")
+    backfill.add_argument(
+        "--step",
+        help="time between two moments (default: from the span, at most 360 moments: 6h for 90d)",
+    )
     backfill.add_argument(
         "--stop-before",
         default="3h",

@@ -7,15 +7,22 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tests.deploy.promstack import Prometheus, binary
 
-from streamgauge.backfill import moments, parse_labels, run_backfill, write_openmetrics
+from streamgauge.backfill import (
+    default_step,
+    moments,
+    parse_labels,
+    run_backfill,
+    write_openmetrics,
+)
 from streamgauge.cli import _parser, _settings, embedded_demo_config, main
-from streamgauge.config import load_settings
+from streamgauge.config import format_duration, load_settings, parse_duration
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.catalog import BY_NAME
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
@@ -72,7 +79,7 @@ def _snapshot(
     return snap
 
 
-def test_openmetrics_groups_each_family_and_stamps_each_sample() -> None:
+def test_each_moment_is_written_whole_with_its_families_and_stamped() -> None:
     catalog = [
         BY_NAME[n]
         for n in (
@@ -91,29 +98,31 @@ def test_openmetrics_groups_each_family_and_stamps_each_sample() -> None:
     assert written == 14
     h = {d.name: d.help for d in catalog}
     lt = 'team="payments",app="payments-api"'
-    expected = f"""\
+
+    def moment(
+        stamp: int, deployed: str, buckets: tuple[str, str, str], total: str, load: str
+    ) -> str:
+        return f"""\
 # HELP streamgauge_deployments {h["streamgauge_deployments_total"]}
 # TYPE streamgauge_deployments counter
-streamgauge_deployments_total{{team="payments",app="payments-api",result="success",job="streamgauge"}} 3.0 {T1}
-streamgauge_deployments_total{{team="payments",app="payments-api",result="success",job="streamgauge"}} 4.0 {T2}
+streamgauge_deployments_total{{team="payments",app="payments-api",result="success",job="streamgauge"}} {deployed} {stamp}
 # HELP streamgauge_change_lead_time_seconds {h["streamgauge_change_lead_time_seconds"]}
 # TYPE streamgauge_change_lead_time_seconds histogram
-streamgauge_change_lead_time_seconds_bucket{{{lt},le="3600.0",job="streamgauge"}} 1.0 {T1}
-streamgauge_change_lead_time_seconds_bucket{{{lt},le="86400.0",job="streamgauge"}} 2.0 {T1}
-streamgauge_change_lead_time_seconds_bucket{{{lt},le="+Inf",job="streamgauge"}} 3.0 {T1}
-streamgauge_change_lead_time_seconds_count{{{lt},job="streamgauge"}} 3.0 {T1}
-streamgauge_change_lead_time_seconds_sum{{{lt},job="streamgauge"}} 200000.0 {T1}
-streamgauge_change_lead_time_seconds_bucket{{{lt},le="3600.0",job="streamgauge"}} 1.0 {T2}
-streamgauge_change_lead_time_seconds_bucket{{{lt},le="86400.0",job="streamgauge"}} 3.0 {T2}
-streamgauge_change_lead_time_seconds_bucket{{{lt},le="+Inf",job="streamgauge"}} 4.0 {T2}
-streamgauge_change_lead_time_seconds_count{{{lt},job="streamgauge"}} 4.0 {T2}
-streamgauge_change_lead_time_seconds_sum{{{lt},job="streamgauge"}} 250000.5 {T2}
+streamgauge_change_lead_time_seconds_bucket{{{lt},le="3600.0",job="streamgauge"}} {buckets[0]} {stamp}
+streamgauge_change_lead_time_seconds_bucket{{{lt},le="86400.0",job="streamgauge"}} {buckets[1]} {stamp}
+streamgauge_change_lead_time_seconds_bucket{{{lt},le="+Inf",job="streamgauge"}} {buckets[2]} {stamp}
+streamgauge_change_lead_time_seconds_count{{{lt},job="streamgauge"}} {buckets[2]} {stamp}
+streamgauge_change_lead_time_seconds_sum{{{lt},job="streamgauge"}} {total} {stamp}
 # HELP streamgauge_flow_load {h["streamgauge_flow_load"]}
 # TYPE streamgauge_flow_load gauge
-streamgauge_flow_load{{team="a\\"b",app="all",type="feature",flow_state="active",job="streamgauge"}} 2.0 {T1}
-streamgauge_flow_load{{team="a\\"b",app="all",type="feature",flow_state="active",job="streamgauge"}} 1.0 {T2}
-# EOF
+streamgauge_flow_load{{team="a\\"b",app="all",type="feature",flow_state="active",job="streamgauge"}} {load} {stamp}
 """
+
+    expected = (
+        moment(T1, "3.0", ("1.0", "2.0", "3.0"), "200000.0", "2.0")
+        + moment(T2, "4.0", ("1.0", "3.0", "4.0"), "250000.5", "1.0")
+        + "# EOF\n"
+    )
     assert out.getvalue() == expected
     # and promtool reads it as it is
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"sg-backfill-{os.getpid()}.om"
@@ -282,6 +291,8 @@ def test_progress_line_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.Mo
         str(tmp_path),
         "--since",
         "6h",
+        "--step",
+        "1h",
         "--out",
         str(tmp_path / "h.om"),
     ]
@@ -298,4 +309,37 @@ def test_progress_line_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.Mo
     piped = io.StringIO()
     monkeypatch.setattr(sys, "stderr", piped)
     assert run_backfill(_settings(parsed), parsed, now=now) == 0
-    assert piped.getvalue() == ""
+    # piped: the estimate, printed before anything is written, and no progress line
+    (estimate,) = piped.getvalue().splitlines()
+    assert estimate.startswith("backfill: 4 moments every 1h, at most ")
+    assert "\r" not in piped.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("since", "step"),
+    [("6h", "1m"), ("7d", "30m"), ("30d", "2h"), ("90d", "6h"), ("365d", "7d"), ("520w", "7d")],
+)
+def test_the_default_step_keeps_a_span_within_360_moments(since: str, step: str) -> None:
+    # The shortest of 1m 5m 15m 30m 1h 2h 3h 6h 12h 1d 1w giving at most 360 moments:
+    # 6 h / 360 = 1 min; 7 d = 10,080 min / 360 = 28 min -> 30m; 30 d = 720 h / 360 = 2 h;
+    # 90 d = 2,160 h / 360 = 6 h; 365 d / 360 = 1.01 d -> a week (52 moments);
+    # ten years: a week, the coarsest, even though that gives 520 moments
+    chosen = default_step(parse_duration(since))
+    assert format_duration(chosen) == step
+
+
+def test_each_moment_reaches_the_file_before_the_next_is_computed(tmp_path: Path) -> None:
+    path = tmp_path / "h.om"
+    seen: list[str] = []
+
+    def snapshots() -> Iterator[Snapshot]:
+        yield _snapshot(NEW_YEAR + timedelta(hours=1), 3, 2, (1, 2), 200000.0)
+        seen.append(path.read_text())  # the second moment is not computed yet
+        yield _snapshot(NEW_YEAR + timedelta(hours=2), 4, 1, (1, 3), 250000.5)
+
+    with path.open("w", encoding="utf-8") as out:
+        write_openmetrics(snapshots(), out)
+    (after_first,) = seen
+    assert f" {T1}\n" in after_first
+    assert f" {T2}\n" not in after_first
+    assert path.read_text().startswith(after_first)

@@ -171,9 +171,9 @@ def test_the_same_numbers_reach_metrics_over_http(fake_small: FakeJenkins, tmp_p
     # The worked example above: 2 successes in 30 days, lead time median 88,800 s, one of three
     # production deployments failed, recovered in 3,600 s.
     assert value(FREQUENCY, window="30d") == pytest.approx(2 / 30)
-    assert value(LEAD, window="30d", quantile="0.5") == pytest.approx(88_800)
+    assert value(LEAD, window="30d", percentile="50") == pytest.approx(88_800)
     assert value(FAILURE_RATE, window="30d") == pytest.approx(1 / 3)
-    assert value(RECOVERY, window="30d", quantile="0.5") == pytest.approx(3_600)
+    assert value(RECOVERY, window="30d", percentile="50") == pytest.approx(3_600)
     # Deployments by result over the whole history: A and C succeeded, B failed.
     assert value("streamgauge_deployments_total", result="success") == 2
     assert value("streamgauge_deployments_total", result="failure") == 1
