@@ -10,7 +10,8 @@ from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.exposition.collector import Exposition, ServedState
 from streamgauge.metrics.incremental import Calculator
-from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.metrics.catalog import CUMULATIVE
+from streamgauge.metrics.snapshot import Snapshot, never_below
 from streamgauge.store import Store
 from streamgauge.sync import Progress, SyncOutcome, sync_source
 
@@ -76,7 +77,11 @@ class App:
         """Compute every metric from the stored records and serve the result."""
         with self._compute_lock:
             self._cache.refresh(self.store)
-            snapshot = self._cache.calculator.snapshot(self.clock())
+            snapshot = never_below(
+                self.exposition.state.snapshot,
+                self._cache.calculator.snapshot(self.clock()),
+                CUMULATIVE,
+            )
             self.store.save_snapshot(snapshot)
             # Served first, ready after: a scrape that follows /readyz sees these numbers.
             self._publish(snapshot)

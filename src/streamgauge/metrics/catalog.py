@@ -340,3 +340,5 @@ HEALTH: tuple[MetricDef, ...] = (
 QUANTILES: tuple[float, ...] = (0.5, 0.85, 0.95)
 
 BY_NAME: dict[str, MetricDef] = {m.name: m for m in COMPUTED + HEALTH}
+# The computed families that count over the whole history: never lower than once exported.
+CUMULATIVE: frozenset[str] = frozenset(m.name for m in COMPUTED if m.kind != "gauge")

@@ -82,3 +82,42 @@ class Snapshot:
                 for name, lbls, bounds, counts, count, total in data["histograms"]
             ],
         )
+
+
+def never_below(previous: Snapshot | None, current: Snapshot, counters: frozenset[str]) -> Snapshot:
+    """``current`` with every counter and histogram series at least where ``previous`` left it.
+
+    Whole-history counters are recomputed from the records, and a record re-sent with new
+    content (a deployment's result corrected, an item reopened) moves an event from one series
+    to another, or out of a series: recomputed, a counter would go down, and Prometheus reads a
+    fall as a reset (``increase()`` then shows a false jump). So a counter counts what it has
+    ever counted: each series keeps the highest value it was exported with, and a series that is
+    no longer computed is still exported at its last value. Corrections show at once on the
+    window gauges, which are recomputed as they are. Histograms keep each bucket, the count and
+    the sum at their highest; buckets stay cumulative, since the highest of ordered sequences
+    are ordered.
+    """
+    if previous is None:
+        return current
+    before = {(s.name, s.labels): s for s in previous.samples if s.name in counters}
+    samples: list[Sample] = []
+    for s in current.samples:
+        old = before.pop((s.name, s.labels), None)
+        samples.append(s if old is None or old.value <= s.value else old)
+    samples.extend(before.values())
+    shapes = {(h.name, h.labels): h for h in previous.histograms}
+    histograms: list[HistogramSample] = []
+    for h in current.histograms:
+        old_h = shapes.pop((h.name, h.labels), None)
+        if old_h is not None and old_h.bounds == h.bounds:
+            h = HistogramSample(
+                h.name,
+                h.labels,
+                h.bounds,
+                tuple(max(a, b) for a, b in zip(old_h.counts, h.counts, strict=True)),
+                max(old_h.count, h.count),
+                max(old_h.sum, h.sum),
+            )
+        histograms.append(h)
+    histograms.extend(old for old in shapes.values() if old.name in counters)
+    return Snapshot(computed_at=current.computed_at, samples=samples, histograms=histograms)
