@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +108,14 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+@dataclass
+class Listing:
+    """A whole listing, rendered to JSON one page at a time."""
+
+    items: list[Any]
+    render: Callable[[Any], dict[str, Any]]
+
+
 class RestApi:
     def __init__(self, fake: FakeGitLab) -> None:
         self.fake = fake
@@ -120,7 +129,7 @@ class RestApi:
 
     def get(
         self, name: str, ids: dict[str, str], query: dict[str, str]
-    ) -> tuple[int, Any, list[Any] | None]:
+    ) -> tuple[int, Any, Listing | None]:
         """(status, body, the whole listing when the body is a page of it)."""
         web = self.fake.url
         group = self.fake.group
@@ -128,11 +137,11 @@ class RestApi:
             if ids["id"] not in (group.path, "1"):
                 return 404, payloads.GROUP_NOT_FOUND, None
             items = [
-                payloads.project(p, web)
+                p
                 for p in sorted(group.projects.values(), key=lambda p: p.id)
                 if not (query.get("archived") == "false" and p.archived)
             ]
-            return 200, None, items
+            return 200, None, Listing(items, lambda p: payloads.project(p, web))
         project = group.find(ids["id"])
         if project is None:
             return 404, payloads.PROJECT_NOT_FOUND, None
@@ -142,7 +151,7 @@ class RestApi:
             return 200, payloads.project(project, web), None
         return 200, None, getattr(self, f"_{name}")(project, query)
 
-    def _commits(self, p: FakeProject, query: dict[str, str]) -> list[Any]:
+    def _commits(self, p: FakeProject, query: dict[str, str]) -> Listing:
         ref = query.get("ref_name") or p.default_branch
         head = p.head if ref == p.default_branch else ref
         since = _time(query.get("since"))
@@ -158,27 +167,27 @@ class RestApi:
             seen.add(sha)
             commit = p.commits[sha]
             if since is None or commit.committed >= since:
-                out.append(payloads.commit(commit, p, self.fake.url))
+                out.append(commit)
             parents = commit.parents[:1] if first_parent else commit.parents
             todo += [s for s in parents if s not in seen]
-        return out
+        return Listing(out, lambda c: payloads.commit(c, p, self.fake.url))
 
-    def _deployments(self, p: FakeProject, query: dict[str, str]) -> list[Any]:
+    def _deployments(self, p: FakeProject, query: dict[str, str]) -> Listing:
         since = _time(query.get("updated_after"))
         items = [d for d in p.deployments if since is None or d.updated > since]
         key = query.get("order_by") or "id"
         items.sort(key=lambda d: (d.updated, d.id) if key == "updated_at" else (d.id,))
         if query.get("sort") == "desc":
             items.reverse()
-        return [payloads.deployment(d, p, self.fake.url) for d in items]
+        return Listing(items, lambda d: payloads.deployment(d, p, self.fake.url))
 
-    def _issues(self, p: FakeProject, query: dict[str, str]) -> list[Any]:
+    def _issues(self, p: FakeProject, query: dict[str, str]) -> Listing:
         since = _time(query.get("updated_after"))
         items = [i for i in p.issues if since is None or i.updated > since]
         if query.get("issue_type"):
             items = [i for i in items if i.issue_type == query["issue_type"]]
         items.sort(key=lambda i: (i.updated, i.id), reverse=query.get("sort") != "asc")
-        return [payloads.issue(i, p, self.fake.url) for i in items]
+        return Listing(items, lambda i: payloads.issue(i, p, self.fake.url))
 
 
 def page_headers(
@@ -260,9 +269,15 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
                 if listing is not None:
                     page = int(query.pop("page", "1"))
                     per_page = min(int(query.pop("per_page", "20")), 100)
-                    data = listing[(page - 1) * per_page : page * per_page]
+                    chunk = listing.items[(page - 1) * per_page : page * per_page]
+                    data = [listing.render(item) for item in chunk]
                     headers = page_headers(
-                        fake.url, parts.path[len("/api/v4") :], query, page, per_page, len(listing)
+                        fake.url,
+                        parts.path[len("/api/v4") :],
+                        query,
+                        page,
+                        per_page,
+                        len(listing.items),
                     )
             if fault is not None and fault.kind == "malformed" and isinstance(data, list) and data:
                 data = [{k: v for k, v in data[0].items() if "created" not in k}, *data[1:]]
