@@ -29,9 +29,10 @@ class Fault:
     """One injected fault: ``kind`` for the next ``times`` requests whose path contains ``path``.
 
     kinds: ``5xx`` (502), ``reset`` (connection closed unanswered), ``slow`` (``delay``
-    seconds, then the answer), ``truncate`` (half a body), ``429`` (with ``Retry-After`` when
-    ``retry_after`` is not None), ``malformed`` (the first record of the answer loses a field
-    the mapping needs). ``skip`` lets that many matching requests through first.
+    seconds, then the answer), ``truncate`` (half a body), ``429`` (with ``Retry-After`` and
+    ``RateLimit-*`` when ``retry_after`` is not None, with neither when it is), ``malformed``
+    (the first record of the answer loses its ``created_at`` and ``status``). ``skip`` lets
+    that many matching requests through first.
     """
 
     kind: str
@@ -280,7 +281,10 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
                         len(listing.items),
                     )
             if fault is not None and fault.kind == "malformed" and isinstance(data, list) and data:
-                data = [{k: v for k, v in data[0].items() if "created" not in k}, *data[1:]]
+                data = [
+                    {k: v for k, v in data[0].items() if "created" not in k and k != "status"},
+                    *data[1:],
+                ]
             self._send(
                 status,
                 data,
@@ -325,9 +329,10 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
             elif fault.kind == "429":
-                headers = self._limits(spent=True)
+                # with retry_after None: a limiter that sends neither Retry-After nor RateLimit-*
+                headers = {}
                 if fault.retry_after is not None:
-                    headers["Retry-After"] = str(fault.retry_after)
+                    headers = {**self._limits(spent=True), "Retry-After": str(fault.retry_after)}
                 self._send(429, payloads.RETRY_LATER, headers)
             return True
 

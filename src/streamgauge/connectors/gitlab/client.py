@@ -187,7 +187,8 @@ class GitlabClient:
                 data = response.json()
             except Exception as exc:  # translated into the three kinds right here
                 ctx.stats.api_calls += self._calls - before
-                if self._last is not None:
+                # a 429's RateLimit-Remaining is 0 until Retry-After; the retry decides, not it
+                if self._last is not None and self._last.status_code != 429:
                     self._note(self._last.headers, ctx)
                 raise self._translate(exc, what) from None
             ctx.stats.api_calls += self._calls - before

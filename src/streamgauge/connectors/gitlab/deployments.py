@@ -104,7 +104,11 @@ class DeploymentsStream(ProjectStream):
         ctx: SyncContext,
     ) -> list[RawRecord]:
         # shipped commits need the deployments in time order, whatever order updates came in
-        items = sorted(items, key=lambda d: (d["created_at"], d["id"]))
+        # a deployment without these is stored raw and skipped by the mapping, never a stop
+        malformed = [d for d in items if not _well_formed(d)]
+        items = sorted(
+            (d for d in items if _well_formed(d)), key=lambda d: (d["created_at"], d["id"])
+        )
         history: dict[str, list[list[Any]]] = entry.get("prod") or {}  # env -> [[at, id, sha]]
         shipped: dict[str, list[str]] = entry.get("shipped") or {}
         raws = []
@@ -129,6 +133,7 @@ class DeploymentsStream(ProjectStream):
                     ctx,
                 )
             )
+        raws += [self.raw(project.path, f"{project.path}/{d.get('id')}", d, ctx) for d in malformed]
         kept = {str(p[1]) for prod in history.values() for p in prod}
         entry["prod"] = history
         entry["shipped"] = {k: v for k, v in shipped.items() if k in kept}
@@ -175,3 +180,9 @@ class DeploymentsStream(ProjectStream):
             graph[c].title.startswith("Revert ") for c in facts["shipped"] if c in graph
         )
         return facts
+
+
+def _well_formed(item: dict[str, Any]) -> bool:
+    return all(
+        isinstance(item.get(k), str) for k in ("created_at", "sha", "status")
+    ) and isinstance(item.get("id"), int)

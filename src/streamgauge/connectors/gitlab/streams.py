@@ -59,7 +59,7 @@ class GraphqlStream(ProjectStream):
     nodes: ClassVar[str]
 
     def native_id(self, project: str, item: dict[str, Any]) -> str:
-        return f"{project}!{item['iid']}"
+        return f"{project}!{item.get('iid')}"
 
     def emit(
         self, project: Project, items: list[dict[str, Any]], memory: SyncMemory, ctx: SyncContext
@@ -185,13 +185,15 @@ class CommitsStream(ProjectStream):
                     params=params,
                 ):
                     for item in page:
+                        if not isinstance(item.get("id"), str):
+                            continue  # malformed: stored raw, skipped by the mapping
                         graph[item["id"]] = CommitNode(
                             tuple(item.get("parent_ids") or ()), item.get("title") or ""
                         )
                     raws = [
                         self.raw(
                             project.path,
-                            f"{project.path}@{item['id']}",
+                            f"{project.path}@{item.get('id')}",
                             {**item, "branch": project.default_branch},
                             ctx,
                         )
@@ -214,6 +216,8 @@ class CommitsStream(ProjectStream):
             params={"ref_name": sha, "first_parent": "true", "per_page": 100},
         )
         for item in answer.data or []:
+            if not isinstance(item.get("id"), str):
+                continue
             graph.setdefault(
                 item["id"], CommitNode(tuple(item.get("parent_ids") or ()), item.get("title") or "")
             )
@@ -245,7 +249,7 @@ class IssuesStream(ProjectStream):
                 ):
                     yield Page(
                         [
-                            self.raw(project.path, f"{project.path}#{i['iid']}", i, ctx)
+                            self.raw(project.path, f"{project.path}#{i.get('iid')}", i, ctx)
                             for i in page
                         ],
                         None,
