@@ -52,6 +52,15 @@ class GitlabConfig(SourceConfig):
     max_rate_limit_wait: float = Field(default=60.0, ge=0)  # longer waits pause the source
     min_rate_limit_remaining: int = Field(default=50, ge=0)
 
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        if value is None or (not isinstance(value, str | SecretStr)):
+            raise ValueError(
+                "give an access token with the read_api scope, e.g. token: ${GITLAB_TOKEN}"
+            )
+        return value
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -101,7 +110,10 @@ class GitlabConfig(SourceConfig):
     @model_validator(mode="after")
     def _scope(self) -> GitlabConfig:
         if not self.token.get_secret_value():
-            raise ValueError("`token` is empty: give an access token with the read_api scope")
+            raise ValueError(
+                "`token` is empty: give an access token with the read_api scope (is the "
+                "variable it names set to a value?)"
+            )
         if not self.groups and not self.projects:
             raise ValueError("give `groups`, `projects` or both")
         return self
