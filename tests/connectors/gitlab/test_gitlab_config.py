@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,14 @@ def test_a_token_never_appears_in_an_error() -> None:
         "sources[0].url: 'nope' is not an http(s) URL, e.g. 'https://gitlab.example.com'"
     ]
     assert "glpat-secret-value" not in " ".join(found)
+
+
+def test_docs_name_every_key_and_no_other() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "gitlab.md").read_text()
+    table = docs.split("## Keys", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        key for row in table.splitlines() if row.startswith("| `")
+        for key in re.findall(r"`([a-z_]+)`", row.split("|")[1])
+    }  # fmt: skip
+    common = {"name", "type", "enabled", "interval", "team", "app"}  # every source's keys
+    assert documented == set(GitlabConfig.model_fields) - common
