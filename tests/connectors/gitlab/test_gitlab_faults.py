@@ -84,23 +84,23 @@ def test_transient_faults_leave_the_same_records(
 
 
 def test_a_long_retry_after_pauses_the_source_then_it_resumes(
-    reference: dict[str, dict[str, Any]], connector_for: Factory, sqlite_store: Store
+    reference: dict[str, dict[str, Any]], connector_for: Factory, store: Store
 ) -> None:
     server = fake()
     try:
         server.inject(Fault("429", path="/deployments", skip=1, retry_after=3600))
         now = [NOW]
         connector = connector_for(server, history=HISTORY, clock=lambda: now[0])
-        paused = sync_source(connector, sqlite_store, clock=lambda: now[0])
+        paused = sync_source(connector, store, clock=lambda: now[0])
         assert not paused.ok
         assert not paused.fatal
         # longer than max_rate_limit_wait (60 s): a pause until then, not a sleep in a request
         assert paused.paused_until == NOW + timedelta(hours=1)
-        assert len(records(sqlite_store)) < len(reference)
+        assert len(records(store)) < len(reference)
         now[0] = NOW + timedelta(hours=1, seconds=1)
-        resumed = sync_source(connector, sqlite_store, clock=lambda: now[0])
+        resumed = sync_source(connector, store, clock=lambda: now[0])
         assert resumed.ok, resumed.error
-        assert records(sqlite_store) == reference
+        assert records(store) == reference
     finally:
         server.stop()
 
@@ -125,26 +125,22 @@ def test_budget_running_low_pauses_before_spending_it(
 def test_a_forbidden_project_is_left_out_and_the_others_are_read(
     reference: dict[str, dict[str, Any]],
     connector_for: Factory,
-    sqlite_store: Store,
+    store: Store,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = fake()
     try:
         server.forbidden.add("acme/service-01")
         with caplog.at_level(logging.ERROR):
-            outcome = sync_source(
-                connector_for(server, history=HISTORY), sqlite_store, clock=lambda: NOW
-            )
+            outcome = sync_source(connector_for(server, history=HISTORY), store, clock=lambda: NOW)
         assert outcome.ok, outcome.error
         assert "project acme/service-01 left out of this sync" in caplog.text
         others = {k: v for k, v in reference.items() if "acme/service-01" not in k}
         assert len(others) < len(reference)
-        assert records(sqlite_store) == others
+        assert records(store) == others
         server.forbidden.clear()  # access granted: the next sync reads it whole
-        assert sync_source(
-            connector_for(server, history=HISTORY), sqlite_store, clock=lambda: NOW
-        ).ok
-        assert records(sqlite_store) == reference
+        assert sync_source(connector_for(server, history=HISTORY), store, clock=lambda: NOW).ok
+        assert records(store) == reference
     finally:
         server.stop()
 

@@ -147,14 +147,14 @@ def test_offset_paging_follows_next_links_past_10000_results(
 
 
 def test_unchanged_resync_costs_at_most_one_request_per_project_and_stream(
-    fake_group: FakeGitLab, connector_for: Factory, sqlite_store: Store
+    fake_group: FakeGitLab, connector_for: Factory, store: Store
 ) -> None:
     connector = connector_for(fake_group)
-    assert sync_source(connector, sqlite_store, clock=lambda: NOW).ok
-    counts = sqlite_store.counts()
+    assert sync_source(connector, store, clock=lambda: NOW).ok
+    counts = store.counts()
     fake_group.reset_counts()
     later = NOW + timedelta(minutes=5)
-    outcome = sync_source(connector, sqlite_store, clock=lambda: later)
+    outcome = sync_source(connector, store, clock=lambda: later)
     assert outcome.ok, outcome.error
     assert outcome.written.changed == 0
     # five projects: one request per project for each REST stream, GraphQL by two and three
@@ -165,15 +165,15 @@ def test_unchanged_resync_costs_at_most_one_request_per_project_and_stream(
         "GET deployments": 5,
         "GET issues": 5,
     }
-    assert sqlite_store.counts() == counts
+    assert store.counts() == counts
 
 
 def test_incremental_sync_reads_only_what_changed(
-    fake_small: FakeGitLab, connector_for: Factory, sqlite_store: Store
+    fake_small: FakeGitLab, connector_for: Factory, store: Store
 ) -> None:
     now = [NOW]
     connector = connector_for(fake_small, clock=lambda: now[0])
-    assert sync_source(connector, sqlite_store, clock=lambda: now[0]).ok
+    assert sync_source(connector, store, clock=lambda: now[0]).ok
     project = fake_small.group.projects["acme/checkout"]
     with fake_small.lock:
         mr = project.open_mr(
@@ -186,11 +186,11 @@ def test_incremental_sync_reads_only_what_changed(
         project.pipeline(merge, NOW + timedelta(minutes=31))
         project.deploy(merge, NOW + timedelta(minutes=40))
     now[0] = NOW + timedelta(hours=1)
-    outcome = sync_source(connector, sqlite_store, clock=lambda: now[0])
+    outcome = sync_source(connector, store, clock=lambda: now[0])
     assert outcome.ok, outcome.error
-    change = by_id(sqlite_store, "change")[f"gitlab:change:acme/checkout!{mr.iid}"]
+    change = by_id(store, "change")[f"gitlab:change:acme/checkout!{mr.iid}"]
     assert change.state is ChangeState.MERGED
-    newest = max(sqlite_store.iter_records("deployment"), key=lambda d: d.started_at)  # type: ignore[attr-defined]
+    newest = max(store.iter_records("deployment"), key=lambda d: d.started_at)  # type: ignore[attr-defined]
     assert isinstance(newest, Deployment)
     # production had merge !1 again (the rollback); the new deployment ships the squash of !2
     # and the new merge, read from the cursor's memory of what production had
@@ -259,3 +259,26 @@ def test_malformed_merge_request_is_skippable(
     )
     with pytest.raises(SkippableRecord, match="createdAt"):
         list(connector_for(fake_small).normalize(raw))
+
+
+def test_a_merge_request_of_more_than_100_commits_is_read_to_its_first(
+    connector_for: Factory, sqlite_store: Store
+) -> None:
+    group = FakeGroup("acme")
+    project = group.project("monolith")
+    project.push("Initial commit", at(1))
+    times = [at(2) + timedelta(minutes=n) for n in range(150)]
+    big = project.open_mr("PAY-5 big bang", "feature/PAY-5", times, at(4))
+    project.merge(big, at(5))
+    fake = FakeGitLab(group).start()
+    try:
+        assert sync_source(connector_for(fake), sqlite_store, clock=lambda: NOW).ok
+        (change,) = sqlite_store.iter_records("change")
+        assert isinstance(change, Change)
+        # GitLab lists a merge request's commits newest first: the oldest is on the 2nd page
+        assert change.first_commit_at == at(2)
+        assert len(change.commit_shas) == 150
+        # the merge requests' query, one more for commits 101 to 150, and the pipelines' query
+        assert fake.requests["POST /graphql"] == 3
+    finally:
+        fake.stop()

@@ -66,6 +66,7 @@ type PipelineConnection { nodes: [Pipeline] pageInfo: PageInfo! count: Int! }
 
 type Project {
   id: ID! fullPath: ID! name: String!
+  mergeRequest(iid: String!): MergeRequest
   mergeRequests(first: Int, after: String, updatedAfter: Time, updatedBefore: Time,
                 state: MergeRequestState, sort: MergeRequestSort): MergeRequestConnection
   pipelines(first: Int, after: String, updatedAfter: Time, updatedBefore: Time,
@@ -132,6 +133,9 @@ class Resolver:
             "fullPath": p.path,
             "name": p.name,
             "mergeRequests": self._merge_requests(p),
+            "mergeRequest": lambda info, iid: next(
+                (self._mr(p, m) for m in p.mrs if str(m.iid) == iid), None
+            ),
             "pipelines": self._pipelines(p),
         }
 

@@ -99,7 +99,8 @@ class GraphqlStream(ProjectStream):
                         )
                         del after[path]
                         continue
-                    conn = node[self.connection]
+                    # null when the feature is off in the project (merge requests, CI/CD)
+                    conn = node.get(self.connection) or {"pageInfo": {"hasNextPage": False}}
                     items = [n for n in conn.get("nodes") or [] if n]
                     raws += self.emit(batch[path], items, memory, ctx)
                     if conn["pageInfo"]["hasNextPage"]:
@@ -111,10 +112,13 @@ class GraphqlStream(ProjectStream):
                 yield Page(raws, json.dumps(state, sort_keys=True))
 
 
+COMMIT = "sha authoredDate committedDate"
+
+
 class MergeRequestsStream(GraphqlStream):
     """Merge requests of every state with their commits, notes and approvers: no request per MR.
 
-    A page of 100 merge requests with these fields costs about 110 points of GitLab's query
+    A page of 100 merge requests with these fields costs about 120 points of GitLab's query
     complexity (at most 250 a query), so two projects share a query.
     """
 
@@ -126,7 +130,7 @@ class MergeRequestsStream(GraphqlStream):
         "iid title description state draft createdAt updatedAt mergedAt closedAt sourceBranch "
         "targetBranch mergeCommitSha squashCommitSha diffHeadSha webUrl author { username } "
         "labels { nodes { title } } approvedBy { nodes { username } } "
-        "commits(first: 100) { nodes { sha authoredDate committedDate } } "
+        f"commits(first: 100) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {COMMIT} }} }} "
         "notes(first: 50) { nodes { system body createdAt author { username } } }"
     )
 
@@ -135,11 +139,35 @@ class MergeRequestsStream(GraphqlStream):
     ) -> list[RawRecord]:
         merged = memory.merged.setdefault(project.path, {})
         for item in items:
+            commits = item.get("commits") or {}
+            if (commits.get("pageInfo") or {}).get("hasNextPage"):
+                self._more_commits(ctx, project, item)
             if item.get("mergedAt"):
                 for key in ("mergeCommitSha", "squashCommitSha", "diffHeadSha"):
                     if item.get(key):
                         merged[item[key]] = item
         return super().emit(project, items, memory, ctx)
+
+    def _more_commits(self, ctx: SyncContext, project: Project, item: dict[str, Any]) -> None:
+        """The rest of a merge request with more than 100 commits: its first commit is among
+        the oldest, and GitLab lists them newest first."""
+        commits = item["commits"]
+        paginator = Paginator(what=f"commits of {project.path}!{item.get('iid')}")
+        while commits["pageInfo"].get("hasNextPage"):
+            after = commits["pageInfo"]["endCursor"]
+            paginator.advance(after)
+            answer = self.client.graphql(
+                ctx,
+                f"query {{ project(fullPath: {json.dumps(project.path)}) {{ "
+                f"mergeRequest(iid: {json.dumps(str(item.get('iid')))}) {{ commits(first: 100, "
+                f"after: {json.dumps(after)}) {{ pageInfo {{ hasNextPage endCursor }} "
+                f"nodes {{ {COMMIT} }} }} }} }} }}",
+                {},
+                what=f"commits of {project.path}!{item.get('iid')}",
+            )
+            more = ((answer.get("project") or {}).get("mergeRequest") or {}).get("commits") or {}
+            commits["nodes"] = [*(commits.get("nodes") or []), *(more.get("nodes") or [])]
+            commits["pageInfo"] = more.get("pageInfo") or {"hasNextPage": False}
 
 
 class PipelinesStream(GraphqlStream):
