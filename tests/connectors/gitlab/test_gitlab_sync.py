@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.connectors.gitlab.conftest import NOW, Factory, at, small_group
-from tests.fakes.gitlab import FakeGitLab, FakeGroup
+from tests.connectors.gitlab.conftest import NOW, Factory, at, seeded, small_group
+from tests.fakes.gitlab import FakeGitLab, FakeGroup, Fault
 
 from streamgauge.connectors.base import RawRecord, SkippableRecord
 from streamgauge.model import (
@@ -280,5 +280,34 @@ def test_a_merge_request_of_more_than_100_commits_is_read_to_its_first(
         assert len(change.commit_shas) == 150
         # the merge requests' query, one more for commits 101 to 150, and the pipelines' query
         assert fake.requests["POST /graphql"] == 3
+    finally:
+        fake.stop()
+
+
+def test_paging_follows_x_next_page_when_there_is_no_link_header(
+    connector_for: Factory, sqlite_store: Store
+) -> None:
+    fake = seeded(5, projects=1, merged_mrs=150)
+    try:
+        fake.links = False
+        assert sync_source(connector_for(fake), sqlite_store, clock=lambda: NOW).ok
+        # the initial commit and 150 merges on main: two pages of 100
+        assert fake.requests["GET commits"] == 2
+        assert sqlite_store.counts()["commit"] == 151
+    finally:
+        fake.stop()
+
+
+def test_a_page_that_comes_back_stops_the_source(
+    connector_for: Factory, sqlite_store: Store
+) -> None:
+    fake = seeded(5, projects=1, merged_mrs=150)
+    try:
+        fake.inject(Fault("loop", times=5, path="/repository/commits"))
+        outcome = sync_source(connector_for(fake), sqlite_store, clock=lambda: NOW)
+        assert outcome.fatal
+        assert outcome.error is not None
+        assert "commits of acme/service-00: page token" in outcome.error
+        assert "came back; paging stopped" in outcome.error
     finally:
         fake.stop()

@@ -31,7 +31,8 @@ class Fault:
     kinds: ``5xx`` (502), ``reset`` (connection closed unanswered), ``slow`` (``delay``
     seconds, then the answer), ``truncate`` (half a body), ``429`` (with ``Retry-After`` and
     ``RateLimit-*`` when ``retry_after`` is not None, with neither when it is), ``malformed``
-    (the first record of the answer loses its ``created_at`` and ``status``). ``skip`` lets
+    (the first record of the answer loses its ``created_at`` and ``status``), ``loop`` (the
+    next page named is always page 1). ``skip`` lets
     that many matching requests through first.
     """
 
@@ -53,6 +54,7 @@ class FakeGitLab:
         self.requests: Counter[str] = Counter()  # "GET /projects/:id/deployments" -> n
         self.faults: list[Fault] = []
         self.forbidden: set[str] = set()  # project paths this token's user may not read
+        self.links = True  # False: paging headers without `Link`, as some proxies leave them
         self.remaining = LIMIT
         self.reset = int(time.time()) + 60
         self.schema = make_schema()
@@ -280,6 +282,19 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
                         per_page,
                         len(listing.items),
                     )
+                    if not fake.links:
+                        del headers["Link"]
+                    if fault is not None and fault.kind == "loop" and headers["x-next-page"]:
+                        # a broken proxy or cache: the next page is always the first again
+                        headers = page_headers(
+                            fake.url,
+                            parts.path[len("/api/v4") :],
+                            query,
+                            0,
+                            per_page,
+                            len(listing.items),
+                        )
+                        headers["x-page"] = str(page)
             if fault is not None and fault.kind == "malformed" and isinstance(data, list) and data:
                 data = [
                     {k: v for k, v in data[0].items() if "created" not in k and k != "status"},
@@ -321,7 +336,7 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
             if fault.kind == "slow":
                 time.sleep(fault.delay)
                 return False
-            if fault.kind in {"truncate", "malformed"}:
+            if fault.kind in {"truncate", "malformed", "loop"}:
                 return False
             if fault.kind == "5xx":
                 self._send(502, {"message": "502 Bad Gateway"}, {})

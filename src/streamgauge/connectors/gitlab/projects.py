@@ -64,9 +64,9 @@ class ProjectWatch:
             self.check(ctx)
         return self.memory
 
-    def check(self, ctx: SyncContext, cursor: str | None = None) -> SyncMemory:
-        previous = json.loads(cursor or ctx.cursors.get(ProjectsStream.name) or "{}")
-        known: dict[str, dict[str, Any]] = previous.get("projects", {})
+    def check(self, ctx: SyncContext) -> SyncMemory:
+        """List the projects again: one request per group page and per explicit project, so a
+        project added to a group, moved or archived is seen at the next sync."""
         memory = SyncMemory(started_at=ctx.started_at)
         found: dict[str, Project] = {}
         for group in self.config.groups:
@@ -116,7 +116,7 @@ def _project(item: dict[str, Any]) -> Project:
 
 
 class ProjectsStream(Stream):
-    """The project list as a stream, so what it found is stored like any cursor."""
+    """The project list as a stream, so what each sync covered is stored like any cursor."""
 
     name = "projects"
 
@@ -124,5 +124,5 @@ class ProjectsStream(Stream):
         self.watch = watch
 
     def read(self, cursor: str | None, ctx: SyncContext) -> Iterator[Page]:
-        memory = self.watch.check(ctx, cursor)
+        memory = self.watch.check(ctx)
         yield Page([], memory.cursor)
