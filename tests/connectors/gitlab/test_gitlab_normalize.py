@@ -138,3 +138,22 @@ def test_a_running_deployment_is_read_again_when_it_ends(
     # production last had merge !1 (the rollback R); this ships the squash of !2 and the push
     assert done.commit_shas == (sha, project.mrs[1].squash_commit_sha)
     assert done.deployment_kind is DeploymentKind.REGULAR
+
+
+def test_a_project_maps_to_its_app_and_team_by_the_per_project_keys_then_the_rules(
+    fake_small: FakeGitLab, connector_for: Factory
+) -> None:
+    from streamgauge.config import Settings
+
+    settings = Settings(teams={"payments": {"apps": ["billing"]}})  # type: ignore[arg-type]
+    by_key = connector_for(
+        fake_small, settings, project_apps={"acme/checkout": "billing"}, team="fallback"
+    )
+    (record,) = by_key.normalize(deployment_raw("success"))
+    # project_apps names the app; the team is the one whose apps list it, not the fallback
+    assert (record.app, record.team) == ("billing", "payments")
+    (plain,) = connector_for(fake_small).normalize(deployment_raw("success"))
+    assert (plain.app, plain.team) == ("checkout", None)  # nothing maps it: its own app
+    teamed = connector_for(fake_small, project_teams={"acme/checkout": "platform"})
+    (record,) = teamed.normalize(deployment_raw("success"))
+    assert (record.app, record.team) == ("checkout", "platform")

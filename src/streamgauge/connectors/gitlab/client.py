@@ -74,7 +74,6 @@ class GitlabClient:
             timeout=config.timeout,
             per_page=100,
             retry_transient_errors=True,
-            keep_base_url=True,  # follow `Link` URLs on the configured host, not the one answered
             session=self.session,
         )
         self.graphql_url = f"{config.url}/api/graphql"
@@ -217,7 +216,13 @@ class GitlabClient:
             if answer.next_url is None:
                 return
             paginator.advance(answer.next_url)
-            answer = self.get(ctx, answer.next_url, what=what)
+            answer = self.get(ctx, self._on_our_host(answer.next_url), what=what)
+
+    def _on_our_host(self, url: str) -> str:
+        """A ``Link`` URL on the configured host: behind a proxy GitLab may name its own host
+        (python-gitlab's ``keep_base_url`` does the same for its listings)."""
+        at = url.find("/api/v4/")
+        return f"{self.config.url}{url[at:]}" if at >= 0 else url
 
     def graphql(
         self, ctx: SyncContext, query: str, variables: Mapping[str, Any], *, what: str

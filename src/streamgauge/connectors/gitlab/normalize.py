@@ -84,13 +84,18 @@ class GitlabMapping:
         self.severity_labels = {k.lower(): Severity(v) for k, v in config.severity_labels.items()}
 
     def place(self, project: str, labels: Sequence[str] = ()) -> tuple[str | None, str | None]:
-        """(team, app) of a project: explicit per-project keys, then Settings rules, then the
-        source's defaults; a project nothing maps is its own app."""
-        team, app = self.settings.resolve(
-            repo=project, labels=labels, default_team=self.config.team, default_app=self.config.app
+        """(team, app) of a project: the per-project keys, then the Settings rules, then the
+        source's defaults; a project nothing maps is its own app. The team of an app is the
+        team that lists the app, before any team a rule or default names."""
+        team, app = self.settings.resolve(repo=project, labels=labels)
+        app = self.config.project_apps.get(project) or app or self.config.app
+        app = app or project.split("/")[-1]
+        team = (
+            self.config.project_teams.get(project)
+            or self.settings.team_of_app(app)
+            or team
+            or self.config.team
         )
-        app = self.config.project_apps.get(project) or app or project.split("/")[-1]
-        team = self.config.project_teams.get(project) or team or self.settings.team_of_app(app)
         return team, app
 
     def environment(self, name: str, tier: str | None) -> Environment:
