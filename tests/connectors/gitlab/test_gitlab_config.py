@@ -132,3 +132,28 @@ def test_docs_name_every_key_and_no_other() -> None:
     }  # fmt: skip
     common = {"name", "type", "enabled", "interval", "team", "app"}  # every source's keys
     assert documented == set(GitlabConfig.model_fields) - common
+
+
+def test_check_config_lists_each_gitlab_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streamgauge.cli import EXIT_CONFIG, main
+
+    config = tmp_path / "gitlab.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - name: gitlab\n"
+        "    type: gitlab\n"
+        "    url: https://gitlab.example.com/api/v4\n"
+        "    token: glpat-in-the-file\n"
+        "    projects: [checkout]\n"
+    )
+    assert main(["check-config", "--config", str(config)]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "configuration problems:",
+        "  sources[0].url: 'https://gitlab.example.com/api/v4': give the server's root URL, "
+        "without /api/v4",
+        "  sources[0].projects: 'checkout' is not a project's full path such as 'group/name'",
+    ]
+    assert "glpat-in-the-file" not in err
