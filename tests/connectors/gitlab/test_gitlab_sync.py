@@ -311,3 +311,37 @@ def test_a_page_that_comes_back_stops_the_source(
         assert "came back; paging stopped" in outcome.error
     finally:
         fake.stop()
+
+
+def test_a_deployment_read_again_in_the_overlap_keeps_what_it_shipped(
+    fake_small: FakeGitLab, connector_for: Factory, sqlite_store: Store
+) -> None:
+    now = [NOW]
+    connector = connector_for(fake_small, clock=lambda: now[0])
+    assert sync_source(connector, sqlite_store, clock=lambda: now[0]).ok
+    project = fake_small.group.projects["acme/checkout"]
+    with fake_small.lock:
+        mr = project.open_mr(
+            "PAY-9 hotfix",
+            "hotfix/PAY-9",
+            [NOW + timedelta(minutes=5)],
+            NOW + timedelta(minutes=10),
+        )
+        merge = project.merge(mr, NOW + timedelta(minutes=30))
+        deployed = project.deploy(merge, NOW + timedelta(minutes=40))  # ends NOW + 50 min
+    now[0] = NOW + timedelta(minutes=55)
+    assert sync_source(connector, sqlite_store, clock=lambda: now[0]).ok
+    key = f"gitlab:deployment:acme/checkout/{deployed.id}"
+    before = {r.id: r for r in sqlite_store.iter_records("deployment")}[key]
+    assert isinstance(before, Deployment)
+    assert before.deployment_kind is DeploymentKind.HOTFIX
+    # three minutes later the overlap (10 min) reaches back past the deployment's end, not to the
+    # merge request's last update: the deployment is read again without the merge request
+    fake_small.reset_counts()
+    now[0] = NOW + timedelta(minutes=58)
+    outcome = sync_source(connector, sqlite_store, clock=lambda: now[0])
+    assert outcome.ok, outcome.error
+    assert fake_small.requests["GET deployments"] == 1
+    after = {r.id: r for r in sqlite_store.iter_records("deployment")}[key]
+    assert after == before
+    assert outcome.written.changed == 0

@@ -110,7 +110,9 @@ class DeploymentsStream(ProjectStream):
             (d for d in items if _well_formed(d)), key=lambda d: (d["created_at"], d["id"])
         )
         history: dict[str, list[list[Any]]] = entry.get("prod") or {}  # env -> [[at, id, sha]]
-        shipped: dict[str, list[str]] = entry.get("shipped") or {}
+        # what was worked out for a successful production deployment holds for good, and a
+        # later read (the overlap) may no longer have the commits and merge requests it took
+        known: dict[str, dict[str, Any]] = entry.get("facts") or {}
         raws = []
         for item in items:
             facts: dict[str, Any] = {}
@@ -119,8 +121,8 @@ class DeploymentsStream(ProjectStream):
                 prod = history.setdefault(env, [])
                 key = str(item["id"])
                 earlier = [p for p in prod if p[0] < item["created_at"] and str(p[1]) != key]
-                facts = self._ship(ctx, project, item, earlier, shipped.get(key), memory)
-                shipped[key] = facts["shipped"]
+                facts = known.get(key) or self._ship(ctx, project, item, earlier, memory)
+                known[key] = facts
                 if not any(str(p[1]) == key for p in prod):
                     history[env] = sorted([*prod, [item["created_at"], item["id"], item["sha"]]])[
                         -KEEP:
@@ -136,7 +138,7 @@ class DeploymentsStream(ProjectStream):
         raws += [self.raw(project.path, f"{project.path}/{d.get('id')}", d, ctx) for d in malformed]
         kept = {str(p[1]) for prod in history.values() for p in prod}
         entry["prod"] = history
-        entry["shipped"] = {k: v for k, v in shipped.items() if k in kept}
+        entry["facts"] = {k: v for k, v in known.items() if k in kept}
         return raws
 
     def _ship(
@@ -145,7 +147,6 @@ class DeploymentsStream(ProjectStream):
         project: Project,
         item: dict[str, Any],
         earlier: list[list[Any]],
-        known: list[str] | None,
         memory: SyncMemory,
     ) -> dict[str, Any]:
         graph = memory.graph.setdefault(project.path, {})
@@ -158,9 +159,8 @@ class DeploymentsStream(ProjectStream):
             behind, _ = first_parents(graph, previous, None, 10_000)
             if sha in {p[2] for p in earlier[:-1]} or sha in behind:
                 facts["redeploy"] = True
-        if known is not None:
-            commits = known
-        elif previous == sha or facts.get("redeploy"):
+        commits: list[str]
+        if previous == sha or facts.get("redeploy"):
             commits = []  # nothing production did not have before
         else:
             bound = self.config.max_first_deployment_commits
