@@ -26,10 +26,11 @@ def small_group() -> FakeGroup:
     group = FakeGroup("acme")
     project = group.project("checkout")
     project.push("Initial commit", at(1))
-    # MR !1 (PAY-1): commits 3 Mar 09:00 and 10:00, opened 3 Mar 11:00, a review note 12:00,
-    # approved 13:00, merged 14:00 with a merge commit.
+    # MR !1 (PAY-1): commits 3 Mar 09:00 and 10:00, opened 3 Mar 11:00, a review note 12:00
+    # asking for changes, approved 13:00, merged 14:00 with a merge commit.
     one = project.open_mr("PAY-1 refunds", "feature/PAY-1", [at(3, 9), at(3, 10)], at(3, 11))
     project.note(one, at(3, 12), "reviewer", "Please add a test")
+    project.request_changes(one, at(3, 12), "reviewer")
     project.approve(one, at(3, 13), "reviewer")
     merge_one = project.merge(one, at(3, 14))
     project.pipeline(merge_one, at(3, 14, 1))

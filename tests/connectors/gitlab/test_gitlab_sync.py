@@ -46,6 +46,7 @@ def test_first_sync_maps_the_small_project(
     assert one.first_review_at == at(3, 12)  # the reviewer's note, before the approval
     assert one.approved_at == at(3, 13)  # the approval's system note
     assert one.merged_at == at(3, 14)
+    assert one.review_rounds == 1  # the reviewer's "requested changes"
     assert one.work_item_keys == ("PAY-1",)
     assert one.merge_sha == project.mrs[0].merge_commit_sha
     assert set(one.commit_shas) == set(project.mrs[0].commits)
@@ -55,6 +56,7 @@ def test_first_sync_maps_the_small_project(
     assert two.merge_sha == project.mrs[1].squash_commit_sha
     assert two.commit_shas == (project.mrs[1].head_sha,)
     assert two.first_review_at == two.approved_at == at(5, 10)
+    assert two.review_rounds == 0
     assert changes["gitlab:change:acme/checkout!3"].state is ChangeState.OPEN
 
     deployments = sorted(sqlite_store.iter_records("deployment"), key=lambda d: d.started_at)  # type: ignore[attr-defined]

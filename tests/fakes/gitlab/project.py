@@ -188,6 +188,10 @@ class FakeProject:
         mr.notes.append(FakeNote("approved this merge request", at, by, system=True))
         mr.updated = max(mr.updated, at)
 
+    def request_changes(self, mr: FakeMR, at: datetime, by: str) -> None:
+        mr.notes.append(FakeNote("requested changes", at, by, system=True))
+        mr.updated = max(mr.updated, at)
+
     def merge(self, mr: FakeMR, at: datetime, *, squash: bool = False) -> str:
         """Merge into main with a merge commit (or squash into one commit); returns its sha."""
         if squash:

@@ -56,7 +56,9 @@ TYPES = {
     "debt": FlowType.DEBT,
     "type::maintenance": FlowType.DEBT,
 }
+# the system notes GitLab writes when a reviewer approves, or asks for changes (GitLab 17.x)
 APPROVED_NOTE = "approved this merge request"
+CHANGES_NOTE = "requested changes"
 
 
 def _time(value: Any) -> datetime | None:
@@ -134,10 +136,12 @@ class GitlabMapping:
         author = (p.get("author") or {}).get("username")
         notes = [n for n in _nodes(p, "notes") if (n.get("author") or {}).get("username") != author]
         # approvals carry no time; GitLab writes a system note when one is given
+        system = [n for n in notes if n.get("system")]
         approvals = [
-            n["createdAt"] for n in notes if n.get("system") and n.get("body") == APPROVED_NOTE
+            _required(n["createdAt"], "createdAt") for n in system if n.get("body") == APPROVED_NOTE
         ]
-        reviews = [n["createdAt"] for n in notes if not n.get("system")] + approvals
+        reviews = [_required(n["createdAt"], "createdAt") for n in notes if not n.get("system")]
+        reviews += approvals
         commits = _nodes(p, "commits")
         state = {"merged": ChangeState.MERGED, "closed": ChangeState.CLOSED}.get(
             p["state"], ChangeState.OPEN
@@ -160,8 +164,8 @@ class GitlabMapping:
             state=state,
             created_at=_required(p["createdAt"], "createdAt"),
             first_commit_at=min(authored, default=None),
-            first_review_at=_time(min(reviews, default=None)),
-            approved_at=_time(min(approvals, default=None)),
+            first_review_at=min(reviews, default=None),
+            approved_at=min(approvals, default=None),
             merged_at=_time(p.get("mergedAt")),
             merge_sha=merge_sha,
             base_branch=p.get("targetBranch"),
@@ -169,6 +173,7 @@ class GitlabMapping:
             work_item_keys=find_keys(
                 p.get("sourceBranch"), p.get("title"), p.get("description"), projects=self.projects
             ),
+            review_rounds=sum(1 for n in system if n.get("body") == CHANGES_NOTE),
             labels=labels,
             commit_shas=tuple(shas),
             updated_at=_time(p.get("updatedAt")),
