@@ -198,12 +198,8 @@ class FakeProject:
             sha = self._commit(mr.title, at, (self.head,) if self.head else ())
             mr.squash_commit_sha = sha
         else:
-            parents = (self.head, mr.head_sha) if self.head else (mr.head_sha,)
-            sha = self._commit(
-                f"Merge branch '{mr.source_branch}' into 'main'",
-                at,
-                parents,  # type: ignore[arg-type]
-            )
+            parents = (mr.head_sha,) if self.head is None else (self.head, mr.head_sha)
+            sha = self._commit(f"Merge branch '{mr.source_branch}' into 'main'", at, parents)
             mr.merge_commit_sha = sha
         self.main.append(sha)
         mr.state, mr.merged_at, mr.updated = "merged", at, at
