@@ -97,5 +97,5 @@ def setup_logging(settings: Settings) -> None:
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     # Client libraries log request URLs and headers at DEBUG; keep them at WARNING.
-    for noisy in ("urllib3", "github", "jira", "apscheduler", "waitress"):
+    for noisy in ("urllib3", "github", "gitlab", "jira", "apscheduler", "waitress"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -72,6 +72,22 @@ def _github(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def _gitlab(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    from tests.fakes.gitlab import TOKEN, FakeGitLab, FakeGroup
+
+    group = FakeGroup("acme")
+    group.project("checkout").push("PAY-1 first commit", datetime(2026, 1, 10, 9, 0, tzinfo=UTC))
+    server = FakeGitLab(group).start()
+    request.addfinalizer(server.stop)
+    return {
+        "name": "gitlab",
+        "type": "gitlab",
+        "url": server.url,
+        "token": TOKEN,
+        "groups": ["acme"],
+    }
+
+
 def _jenkins(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     from tests.fakes.jenkins import TOKEN, USER, FakeJenkins, Instance
 
@@ -110,6 +126,7 @@ EXAMPLES: dict[str, Example] = {
     "demo": _demo,
     "file": _file,
     "github": _github,
+    "gitlab": _gitlab,
     "jenkins": _jenkins,
     "jira": _jira,
     "pagerduty": _pagerduty,

@@ -19,6 +19,7 @@ BUILTIN: dict[str, str] = {
     "demo": "streamgauge.connectors.demo:DemoConnector",
     "file": "streamgauge.connectors.file:FileConnector",
     "github": "streamgauge.connectors.github:GithubConnector",
+    "gitlab": "streamgauge.connectors.gitlab:GitlabConnector",
     "jenkins": "streamgauge.connectors.jenkins:JenkinsConnector",
     "jira": "streamgauge.connectors.jira:JiraConnector",
     "pagerduty": "streamgauge.connectors.pagerduty:PagerdutyConnector",
