@@ -9,8 +9,8 @@ from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.exposition.collector import Exposition, ServedState
-from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.catalog import CUMULATIVE
+from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot, never_below
 from streamgauge.store import Store
 from streamgauge.sync import Progress, SyncOutcome, sync_source
