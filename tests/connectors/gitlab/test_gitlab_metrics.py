@@ -41,14 +41,14 @@ DORA = {
     # commit 5 Mar 08:00 -> B done 6 Mar 08:10 = 24h10m = 87,000 s; the initial commit 1 Mar
     # 00:00, pushed straight to main and shipped by A: 82h10m = 295,800 s. Type 7 quantiles of
     # [87,000, 90,600, 295,800]: 0.5 -> 90,600; 0.95 -> h = 1.9: 90,600 + 0.9 x 205,200 = 275,280.
-    ("streamgauge_change_lead_time_window_seconds", "30d", "0.5"): 90_600,
-    ("streamgauge_change_lead_time_window_seconds", "30d", "0.95"): 275_280,
+    ("streamgauge_change_lead_time_window_seconds", "30d", "50"): 90_600,
+    ("streamgauge_change_lead_time_window_seconds", "30d", "95"): 275_280,
     # B failed twice over: the next production deployment, R, is a rollback, and the incident
     # opened 6 Mar 09:00, 50 minutes after B ended, is blamed on it. 1 of 3 failed.
     ("streamgauge_change_failure_rate_window_ratio", "30d", None): 1 / 3,
     # B recovered at the first restoration of service: R ended 10:10, before the incident
     # closed at 11:00; 08:10 -> 10:10 = 7,200 s.
-    ("streamgauge_failed_deployment_recovery_time_window_seconds", "30d", "0.5"): 7_200,
+    ("streamgauge_failed_deployment_recovery_time_window_seconds", "30d", "50"): 7_200,
     # R, the rollback, is the one unplanned deployment of the three
     ("streamgauge_deployment_rework_rate_window_ratio", "30d", None): 1 / 3,
 }
@@ -57,7 +57,7 @@ DORA = {
 def dora(snap: Snapshot) -> dict[tuple[str, str, str | None], float | None]:
     out = {}
     for name, window, quantile in DORA:
-        extra = {"window": window, **({"quantile": quantile} if quantile else {})}
+        extra = {"window": window, **({"percentile": quantile} if quantile else {})}
         out[(name, window, quantile)] = snap.values(name).get(labels(**CHECKOUT, **extra))
     return out
 
@@ -153,7 +153,7 @@ def test_the_same_numbers_reach_metrics_over_http(fake_small: FakeGitLab, tmp_pa
         for s in family.samples
     }
     for (name, window, quantile), expected in DORA.items():
-        extra = {"window": window, **({"quantile": quantile} if quantile else {})}
+        extra = {"window": window, **({"percentile": quantile} if quantile else {})}
         got = samples[(name, tuple(sorted({**CHECKOUT, **extra}.items())))]
         assert got == pytest.approx(expected), name
     # A, B and R all succeeded: the failure is B's rollback and incident, not its result
