@@ -45,17 +45,17 @@ RECOVERY = "streamgauge_failed_deployment_recovery_time_window_seconds"
 EXPECTED = {
     (FREQUENCY, "30d", None): 2 / 30,
     (FREQUENCY, "7d", None): 0.0,
-    (LEAD, "30d", "0.5"): 88_800,
-    (LEAD, "30d", "0.95"): 90_600,
+    (LEAD, "30d", "50"): 88_800,
+    (LEAD, "30d", "95"): 90_600,
     (FAILURE_RATE, "30d", None): 1 / 3,
-    (RECOVERY, "30d", "0.5"): 3_600,
+    (RECOVERY, "30d", "50"): 3_600,
 }
 
 
 def numbers(snap: Snapshot) -> dict[tuple[str, str, str | None], float | None]:
     out = {}
     for name, window, quantile in EXPECTED:
-        extra = {"quantile": quantile} if quantile else {}
+        extra = {"percentile": quantile} if quantile else {}
         out[(name, window, quantile)] = snap.values(name).get(
             labels(**CHECKOUT, window=window, **extra)
         )
