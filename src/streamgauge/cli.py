@@ -285,6 +285,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.server.host,
         port=settings.server.port,
         threads=settings.server.threads,
+        limits=settings.server,
     )
     scheduler = Scheduler(app)
 
