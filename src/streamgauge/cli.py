@@ -23,6 +23,7 @@ log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
 EXIT_SYNC_FAILED = 1
+EXIT_STORE = 3
 
 
 def embedded_demo_config() -> Path:
@@ -150,10 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "unmapped": cmd_unmapped,
         "backfill": cmd_backfill,
     }[args.command]
+    from streamgauge.store import StoreError
+
     try:
         return handler(settings, args)
     except KeyboardInterrupt:
         return 130
+    except StoreError as exc:
+        # One sentence naming the cause and the fix; a traceback would only hide it.
+        print(f"store: {exc}", file=sys.stderr)
+        return EXIT_STORE
 
 
 def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:

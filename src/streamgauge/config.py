@@ -107,6 +107,18 @@ class StoreConfig(Strict):
         description="SQLAlchemy URL; empty means an SQLite file in the data directory",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        # The problem is told without quoting the URL: it may hold a password.
+        if value:
+            from streamgauge.store.engine import url_problem
+
+            problem = url_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
 
 class ServerConfig(Strict):
     host: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable from outside it
