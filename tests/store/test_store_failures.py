@@ -64,7 +64,7 @@ def test_check_config_names_an_unescaped_at_in_the_password_without_it(
     assert main(["check-config", "--config", str(config(tmp_path, url))]) == EXIT_CONFIG
     out, err = capsys.readouterr()
     assert "valid" not in out
-    assert "store.url: its user name or password holds an unescaped '@'; percent-encode" in err
+    assert "store.url: has a user name or password with an unescaped '@'; percent-encode" in err
     assert "'@' as %40" in err
     for part in SECRET.split("@"):
         assert part not in out + err
@@ -76,7 +76,7 @@ def test_the_same_url_in_the_environment_is_refused_alike(
     monkeypatch.setenv("STREAMGAUGE_STORE__URL", f"postgresql://sg:{SECRET}@db.internal/x")
     assert main(["check-config", "--config", str(config(tmp_path, "sqlite://"))]) == EXIT_CONFIG
     _, err = capsys.readouterr()
-    assert "store.url: its user name or password holds an unescaped '@'" in err
+    assert "store.url: has a user name or password with an unescaped '@'" in err
     assert "t0p" not in err
 
 

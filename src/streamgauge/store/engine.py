@@ -40,7 +40,7 @@ def url_problem(url: str) -> str | None:
             f"postgresql+psycopg://user:password@host:5432/db, and {_PERCENT_ENCODE}"
         )
     if "@" in (parsed.host or ""):
-        return f"its user name or password holds an unescaped '@'; {_PERCENT_ENCODE}"
+        return f"has a user name or password with an unescaped '@'; {_PERCENT_ENCODE}"
     return None
 
 
@@ -55,7 +55,7 @@ def sqlite_lock_timeout(url: URL) -> float:
     """Seconds an SQLite connection waits for another's lock: the URL's ``timeout`` query
     parameter (as Python's sqlite3 calls it), else :data:`SQLITE_BUSY_TIMEOUT_MS`."""
     value = url.query.get("timeout")
-    if isinstance(value, str):
+    if isinstance(value, str) and url.get_backend_name() == "sqlite":
         try:
             seconds = float(value)
         except ValueError:
