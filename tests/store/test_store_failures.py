@@ -29,6 +29,11 @@ def restore_logging() -> Iterator[None]:
     # main() installs its own handler on the root logger, as a program should.
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # A handler an earlier test's main() left on a captured stream that is closed now would
+    # print "--- Logging error ---" into this test's output.
+    root.handlers[:] = [
+        h for h in handlers if not getattr(getattr(h, "stream", None), "closed", False)
+    ]
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
