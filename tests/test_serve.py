@@ -191,6 +191,29 @@ def test_the_snapshot_moves_with_time_when_no_sync_changes_anything(tmp_path: Pa
         srv.output()
 
 
+@pytest.mark.slow
+def test_serve_answers_while_300_idle_connections_are_held_and_closes_them_when_idle(
+    tmp_path: Path,
+) -> None:
+    # server.idle_timeout reaches the real server: an idle connection is closed after 2 s.
+    srv = Server(tmp_path / "data", STREAMGAUGE_SERVER__IDLE_TIMEOUT="2s")
+    idle: list[socket.socket] = []
+    try:
+        srv.wait_ready()
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+        time.sleep(0.5)
+        assert srv.get("/healthz") == (200, "ok\n")
+        assert srv.get("/metrics")[0] == 200
+        idle[0].settimeout(15)
+        assert idle[0].recv(1) == b""  # closed by the server, unasked
+        assert srv.stop() == 0
+    finally:
+        for sock in idle:
+            sock.close()
+        srv.output()
+
+
 def test_bad_config_fails_fast_with_the_key(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("windows: [7d, 30x]\nsources:\n  - {name: x, type: svn}\n", encoding="utf-8")

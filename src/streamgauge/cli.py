@@ -23,6 +23,7 @@ log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
 EXIT_SYNC_FAILED = 1
+EXIT_STORE = 3
 
 
 def embedded_demo_config() -> Path:
@@ -177,10 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backfill": cmd_backfill,
         "healthcheck": cmd_healthcheck,
     }[args.command]
+    from streamgauge.store import StoreError
+
     try:
         return handler(settings, args)
     except KeyboardInterrupt:
         return 130
+    except StoreError as exc:
+        # One sentence naming the cause and the fix; a traceback would only hide it.
+        print(f"store: {exc}", file=sys.stderr)
+        return EXIT_STORE
 
 
 def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -336,6 +343,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.server.host,
         port=settings.server.port,
         threads=settings.server.threads,
+        limits=settings.server,
     )
     scheduler = Scheduler(app)
 

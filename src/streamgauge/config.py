@@ -107,6 +107,18 @@ class StoreConfig(Strict):
         description="SQLAlchemy URL; empty means an SQLite file in the data directory",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        # The problem is told without quoting the URL: it may hold a password.
+        if value:
+            from streamgauge.store.engine import url_problem
+
+            problem = url_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
 
 class ServerConfig(Strict):
     # this machine only, unless configured: the container and the Kubernetes manifests set
@@ -117,6 +129,14 @@ class ServerConfig(Strict):
     # the snapshot is recomputed this often even when no sync changed anything, so work-item
     # ages, flow load and rolling windows move with time
     recompute_interval: Interval = timedelta(minutes=1)
+    # open connections served at once; past it new ones wait in the listen queue. Idle
+    # keep-alive connections count too, so this is well above what scrapers and probes open.
+    connection_limit: int = Field(default=1000, ge=10, le=10000)
+    # a connection that sends nothing for this long is closed (a scraper reconnects)
+    idle_timeout: Span = timedelta(seconds=60)
+    # a request body larger than this is refused with 413; bodies of GET and HEAD are read
+    # and dropped, never kept in memory or on disk
+    max_request_body: int = Field(default=1 << 20, ge=1024, le=1 << 30)
 
 
 class TeamConfig(Strict):

@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from streamgauge.app import App
+from streamgauge.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class Scheduler:
     def _recompute(self) -> None:
         try:
             self.app.recompute()
+        except StoreError as exc:  # its message names the cause and the fix
+            log.error("recompute failed; the previous snapshot stays served: %s", exc)
         except Exception:  # the job boundary: keep serving the previous snapshot
             log.exception("recompute failed; the previous snapshot stays served")
 

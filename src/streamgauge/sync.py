@@ -20,7 +20,7 @@ from streamgauge.connectors.base import (
 )
 from streamgauge.logs import redact, secrets_of
 from streamgauge.model import Record
-from streamgauge.store import Store
+from streamgauge.store import Store, StoreError
 from streamgauge.store.types import SyncRun, WriteResult
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _describe(exc: BaseException, secrets: Sequence[str]) -> str:
     """The error as stored in the sync log and printed: any secret of the source masked, since
     an exception from a client library may quote a request's headers."""
     text = str(exc) or type(exc).__name__
-    if not isinstance(exc, FatalError | RetriableError):
+    if not isinstance(exc, FatalError | RetriableError | StoreError):
         text = f"{type(exc).__name__}: {text}"
     return redact(text, secrets)
 
@@ -116,24 +116,32 @@ def sync_source(
     except FatalError as exc:
         error, fatal = _describe(exc, secrets), True
         log.error("%s: sync stopped: %s", source, error)
+    except StoreError as exc:  # its message names the cause and the fix; no traceback helps
+        error = _describe(exc, secrets)
+        log.error("%s: sync failed: %s", source, error)
     except Exception as exc:  # the job boundary: one source's failure never stops the others
         error = _describe(exc, secrets)
         log.exception("%s: sync failed", source)
     finished_at = clock()
     ok = error is None
-    store.record_sync(
-        SyncRun(
-            source=source,
-            started_at=started_at,
-            finished_at=finished_at,
-            ok=ok,
-            records_changed=written.changed,
-            skipped=ctx.stats.skipped,
-            api_calls=ctx.stats.api_calls,
-            rate_limit_remaining=ctx.stats.rate_limit_remaining,
-            error=error,
+    try:
+        store.record_sync(
+            SyncRun(
+                source=source,
+                started_at=started_at,
+                finished_at=finished_at,
+                ok=ok,
+                records_changed=written.changed,
+                skipped=ctx.stats.skipped,
+                api_calls=ctx.stats.api_calls,
+                rate_limit_remaining=ctx.stats.rate_limit_remaining,
+                error=error,
+            )
         )
-    )
+    except StoreError as exc:
+        if ok:
+            error, ok = _describe(exc, secrets), False
+        log.error("%s: the sync could not be logged in the store: %s", source, exc)
     if ok:
         log.info(
             "%s: synced in %.1fs: %d new, %d changed, %d unchanged, %d skipped, %d API calls",

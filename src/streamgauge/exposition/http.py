@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import resource
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 
+from streamgauge.config import ServerConfig
 from streamgauge.exposition.collector import Exposition
 
 if TYPE_CHECKING:
@@ -28,6 +31,14 @@ class WebApp:
         self.readiness = readiness
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = self._answer(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            # The headers, Content-Length included, are those a GET gets; the body is not sent
+            # (RFC 9110, section 9.3.2), and waitress would send whatever the app returns.
+            return []
+        return body
+
+    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
@@ -74,18 +85,112 @@ def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]
 
 
 def make_server(
-    app: WebApp, *, host: str, port: int, threads: int
+    app: WebApp, *, host: str, port: int, threads: int, limits: ServerConfig | None = None
 ) -> BaseWSGIServer | MultiSocketServer:
-    """A waitress server bound now (so a taken port fails at start), run by ``.run()``."""
-    from waitress.server import create_server
+    """A waitress server bound now (so a taken port fails at start), run by ``.run()``.
 
+    The limits (``server.*`` settings; their defaults when not given) keep the port answering
+    under load: ``connection_limit`` open connections, idle keep-alive ones included, each
+    closed after ``idle_timeout`` without a byte, and request bodies capped at
+    ``max_request_body``. ``poll()`` replaces ``select()``, whose descriptor limit
+    (FD_SETSIZE, 1024) a thousand connections would pass.
+    """
+    from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+
+    config = limits or ServerConfig()
+    idle = max(1, int(config.idle_timeout.total_seconds()))
+    _raise_file_limit(config.connection_limit + _SPARE_FILES)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "threads": threads,
         "ident": "streamgauge",
+        "connection_limit": config.connection_limit,
+        "channel_timeout": idle,
+        # how often idle connections are looked for: a quarter of the timeout, so one is
+        # closed at most 25% late
+        "cleanup_interval": max(1, min(30, idle // 4)),
+        "max_request_body_size": config.max_request_body,
+        "asyncore_use_poll": True,
     }
-    return create_server(app, **options)
+    server = create_server(app, **options)
+    channel = _channel_class()
+    listeners = (server.map or {}).values() if isinstance(server, MultiSocketServer) else [server]
+    for listener in listeners:
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = channel
+    return server
+
+
+# Descriptors besides the connections: the store, the log, the listening sockets, the trigger.
+_SPARE_FILES = 64
+
+
+def _raise_file_limit(needed: int) -> None:
+    """Raise the soft limit on open files towards ``needed``, within the hard limit.
+
+    Containers often start with a soft limit of 1024; past it ``accept()`` fails with EMFILE
+    and the listening socket stays readable, so the server would spin instead of serving.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning(
+            "open-file limit %d is below server.connection_limit + %d; connections past it "
+            "are refused",
+            target,
+            _SPARE_FILES,
+        )
+
+
+class _Dropped:
+    """A request-body buffer that keeps nothing: a GET or HEAD body is read off the socket
+    and dropped, so it costs neither memory nor a temporary file."""
+
+    def __len__(self) -> int:
+        return 0
+
+    def append(self, data: bytes) -> None:
+        pass
+
+    def getfile(self) -> BytesIO:
+        return BytesIO()
+
+    def close(self) -> None:
+        pass
+
+
+def _parser_class() -> type[Any]:
+    from waitress.parser import HTTPRequestParser
+
+    class _Parser(HTTPRequestParser):
+        """Waitress's parser, except that GET and HEAD bodies go to :class:`_Dropped`.
+
+        Waitress buffers a body before the app runs and moves one over ``inbuf_overflow``
+        (512 KiB) into a temporary file; no answer here reads a body, so none is kept.
+        """
+
+        def parse_header(self, header_plus: bytes) -> None:
+            super().parse_header(header_plus)
+            receiver: Any = self.body_rcv
+            command: Any = self.command  # a str since waitress 1.0; the stubs say bytes
+            if receiver is not None and command in ("GET", "HEAD"):
+                receiver.buf = _Dropped()
+
+    return _Parser
+
+
+def _channel_class() -> type[Any]:
+    from waitress.channel import HTTPChannel
+
+    class _Channel(HTTPChannel):
+        parser_class = _parser_class()
+
+    return _Channel
 
 
 def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:

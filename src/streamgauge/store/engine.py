@@ -20,11 +20,52 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "streamgauge_write"
 
 
-def parse_url(url: str) -> URL:
+_PERCENT_ENCODE = (
+    "percent-encode the user name and password ('@' as %40, ':' as %3A, '/' as %2F, '%' as "
+    "%25; urllib.parse.quote(password, safe='') does it)"
+)
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a store URL, in words that quote none of it (it may hold a password).
+
+    SQLAlchemy reads the password up to the first '@', so an unescaped '@' in it makes the rest
+    of the password part of the host name, which then appears in connection errors.
+    """
     try:
-        return make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"store URL is not a database URL: {exc}") from None
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return (
+            "is not a database URL; write sqlite:///path/to/file.db or "
+            f"postgresql+psycopg://user:password@host:5432/db, and {_PERCENT_ENCODE}"
+        )
+    if "@" in (parsed.host or ""):
+        return f"has a user name or password with an unescaped '@'; {_PERCENT_ENCODE}"
+    return None
+
+
+def parse_url(url: str) -> URL:
+    problem = url_problem(url)
+    if problem is not None:
+        raise StoreError(f"the store URL {problem}")
+    return make_url(url)
+
+
+def sqlite_lock_timeout(url: URL) -> float:
+    """Seconds an SQLite connection waits for another's lock: the URL's ``timeout`` query
+    parameter (as Python's sqlite3 calls it), else :data:`SQLITE_BUSY_TIMEOUT_MS`."""
+    value = url.query.get("timeout")
+    if isinstance(value, str) and url.get_backend_name() == "sqlite":
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if seconds >= 0:
+            return seconds
+        raise StoreError(
+            f"the store URL's timeout {value!r} is not a number of seconds; write e.g. ?timeout=30"
+        )
+    return SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 def display_url(url: URL) -> str:
@@ -61,18 +102,26 @@ def build_engine(url: URL) -> Engine:
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:") or url.query.get("mode") == "memory"
+    lock_timeout = sqlite_lock_timeout(url)
     kwargs: dict[str, Any] = {
         # Error messages must not carry record contents; the database's reason is enough.
         "hide_parameters": True,
         # Connections move between the scheduler and HTTP threads through the pool; the pool
         # hands each to one thread at a time, which is what sqlite3's check guards.
-        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        "connect_args": {"check_same_thread": False, "timeout": lock_timeout},
     }
     if memory:
         # An in-memory database lives in its one connection; every user must share it.
         kwargs["poolclass"] = StaticPool
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the store at {display_url(url)}: its folder cannot be made "
+                f"({exc.strerror}); set data_dir or store.url to a writable place"
+            ) from None
         kwargs["pool_size"] = 5
         kwargs["max_overflow"] = 5
     engine = create_engine(url, **kwargs)
@@ -90,7 +139,7 @@ def _sqlite_engine(url: URL) -> Engine:
             # In WAL mode NORMAL is still crash-safe for the database; only the last commits
             # before a power loss may be lost, and a re-sync restores them.
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -11,14 +11,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, Select, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import DATASET_LISTS, KINDS, Dataset, Record
 from streamgauge.store import queries
 from streamgauge.store.codec import LoadPools, RecordCodec, from_micros
-from streamgauge.store.engine import WRITE_OPTION, build_engine, display_url, parse_url
+from streamgauge.store.engine import (
+    WRITE_OPTION,
+    build_engine,
+    display_url,
+    parse_url,
+    sqlite_lock_timeout,
+)
+from streamgauge.store.failures import cause
 from streamgauge.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from streamgauge.store.schema import Schema
 from streamgauge.store.types import SourceHealth, StoreError, SyncRun, WriteResult
@@ -27,13 +34,6 @@ from streamgauge.store.writes import write_cursor, write_raws, write_records
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    """The database's own words, first line only (SQLAlchemy appends the statement)."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[0] if text else ''}"
 
 
 @contextmanager
@@ -51,6 +51,10 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _cause(exc: SQLAlchemyError, url: URL) -> str:
+    return cause(exc, url, lock_timeout=sqlite_lock_timeout(url))
 
 
 class Store:
@@ -88,8 +92,8 @@ class Store:
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(
-                f"cannot open the store at {display_url(parsed)}: {_reason(exc)}"
-            ) from exc
+                f"cannot open the store at {display_url(parsed)}: {_cause(exc, parsed)}"
+            ) from None
         except BaseException:
             engine.dispose()
             raise
@@ -110,21 +114,30 @@ class Store:
 
     # --- transactions ---------------------------------------------------------------------
 
+    def _failed(self, exc: SQLAlchemyError, what: str) -> StoreError:
+        return StoreError(f"{what} at {display_url(self._url)} failed: {_cause(exc, self._url)}")
+
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
-            connection.execution_options(**{WRITE_OPTION: True})
-            with connection.begin():
-                yield connection
+    def _writing(self, what: str = "writing to the store") -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(**{WRITE_OPTION: True})
+                with connection.begin():
+                    yield connection
+        except SQLAlchemyError as exc:
+            raise self._failed(exc, what) from None
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         """A read transaction that sees one state across all its queries."""
-        with self._engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execution_options(isolation_level="REPEATABLE READ")
-            with connection.begin():
-                yield connection
+        try:
+            with self._engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execution_options(isolation_level="REPEATABLE READ")
+                with connection.begin():
+                    yield connection
+        except SQLAlchemyError as exc:
+            raise self._failed(exc, "reading the store") from None
 
     def schema_version(self) -> int:
         with self._reading() as connection:
@@ -142,26 +155,21 @@ class Store:
         cursor: str | None,
     ) -> WriteResult:
         """Raws, model records and the cursor in one transaction: all of it is kept or none."""
-        try:
-            with self._writing() as connection:
-                write_raws(connection, self._schema, source, raws)
-                result = write_records(connection, self._schema, self._codecs, records)
-                if cursor is not None:
-                    write_cursor(connection, self._schema, source, stream, cursor, self._clock())
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"writing a batch of {source}/{stream} failed and none of it was kept: "
-                f"{_reason(exc)}"
-            ) from exc
+        what = f"writing a batch of {source}/{stream} (none of it was kept)"
+        with self._writing(what) as connection:
+            write_raws(connection, self._schema, source, raws)
+            result = write_records(connection, self._schema, self._codecs, records)
+            if cursor is not None:
+                write_cursor(connection, self._schema, source, stream, cursor, self._clock())
         return result
 
     def record_sync(self, run: SyncRun) -> None:
-        with self._writing() as connection:
+        with self._writing(f"logging the sync of {run.source}") as connection:
             queries.insert_sync_run(connection, self._schema, run)
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store a snapshot and drop all but the newest few."""
-        with self._writing() as connection:
+        with self._writing("saving the computed metrics") as connection:
             queries.insert_snapshot(connection, self._schema, snapshot, self._keep_snapshots)
 
     # --- reading --------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal, cast
 
+from pydantic import Field
+
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import (
     Clock,
@@ -16,7 +18,7 @@ from streamgauge.connectors.base import (
     Stream,
     system_clock,
 )
-from streamgauge.connectors.file.streams import INVALID, JsonLinesStream
+from streamgauge.connectors.file.streams import DEFAULT_MAX_LINE_BYTES, INVALID, JsonLinesStream
 from streamgauge.model import Record, RecordError, from_json
 
 
@@ -26,6 +28,8 @@ class FileConfig(SourceConfig):
     type: Literal["file"]
     path: Path
     pattern: str = "*.jsonl"
+    # a longer line is skipped (and counted) without being held in memory whole
+    max_line_bytes: int = Field(default=DEFAULT_MAX_LINE_BYTES, ge=1024, le=1 << 30)
 
 
 class FileConnector(Connector):
@@ -39,7 +43,11 @@ class FileConnector(Connector):
         self.file = cast(FileConfig, config)  # checked by Connector.__init__
 
     def streams(self) -> Sequence[Stream]:
-        return [JsonLinesStream(self.file.path, self.file.pattern)]
+        return [
+            JsonLinesStream(
+                self.file.path, self.file.pattern, max_line_bytes=self.file.max_line_bytes
+            )
+        ]
 
     def normalize(self, raw: RawRecord) -> Iterable[Record]:
         """One line's record; ``source`` defaults to this source, team and app to the mappings.
