@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -16,13 +17,19 @@ from types import FrameType
 from typing import Any
 
 from streamgauge import __version__
-from streamgauge.config import ConfigError, Settings, load_settings
-from streamgauge.logs import setup_logging
+from streamgauge.config import (
+    ConfigError,
+    Settings,
+    format_duration,
+    load_settings,
+    parse_duration,
+)
+from streamgauge.logs import redact, secrets_of, setup_logging
 
 log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
-EXIT_SYNC_FAILED = 1
+EXIT_FAILED = 1  # a run that failed: a source's sync, the store, a taken port
 
 
 def embedded_demo_config() -> Path:
@@ -108,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
@@ -124,7 +131,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     path = args.config
     if path is None and not _env_config():
         path = embedded_demo_config()
-    return load_settings(path, overrides=overrides)
+    return load_settings(path, overrides=overrides, warnings=warnings)
 
 
 def _env_config() -> bool:
@@ -132,14 +139,31 @@ def _env_config() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; every failure is a sentence on stderr and an exit code, not a traceback."""
     try:
-        settings = _settings(args)
+        code = _run(_parser().parse_args(argv))
+        # Flush here, inside the handler, so a reader that went away is seen now and not in the
+        # interpreter's own flush at exit, which would print "Exception ignored".
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader closed the pipe (`streamgauge report | head -1`): what it wanted it got.
+        # Point stdout at devnull so the flush at exit writes nowhere (Python's documented
+        # recipe for SIGPIPE), and report the unfinished write with the failed-run code.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    warnings: list[str] = []
+    try:
+        settings = _settings(args, warnings)
     except ConfigError as exc:
-        print("configuration problems:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems("configuration warnings:", warnings)
+        _print_problems("configuration problems:", exc.problems)
         return EXIT_CONFIG
+    _print_problems("configuration warnings:", warnings)
     setup_logging(settings)
     handler = {
         "serve": cmd_serve,
@@ -154,6 +178,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except KeyboardInterrupt:
         return 130
+    except UsageError as exc:
+        print(f"streamgauge {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # the command's boundary: a sentence, the traceback only at DEBUG
+        log.debug("streamgauge %s failed", args.command, exc_info=True)
+        text = redact(str(exc) or type(exc).__name__, secrets_of(settings))
+        if not type(exc).__module__.startswith("streamgauge."):
+            text = f"{type(exc).__name__}: {text}"  # our own errors are sentences already
+        print(
+            f"streamgauge {args.command} failed: {text} "
+            "(run with --log-level DEBUG for the details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; the message says which and what would do."""
+
+
+def _print_problems(title: str, problems: Sequence[str]) -> None:
+    if problems:
+        print(title, file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+
+
+def _window(settings: Settings, given: str | None) -> str | None:
+    """The configured window label ``given`` names (``720h`` is ``30d``), or a UsageError."""
+    if given is None:
+        return None
+    configured = ", ".join(settings.window_labels)
+    try:
+        label = format_duration(parse_duration(given))
+    except ValueError:
+        raise UsageError(
+            f"--window {given!r} is not a duration; the configured windows are {configured}"
+        ) from None
+    if label not in settings.window_labels:
+        raise UsageError(
+            f"--window {given} is not a configured window; use one of {configured}, "
+            "or add it under `windows` in the configuration"
+        )
+    return label
 
 
 def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -225,7 +295,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             f"metrics computed at {snapshot.computed_at.isoformat()} "
             f"({len(snapshot.samples)} values)"
         )
-        return EXIT_SYNC_FAILED if failed else 0
+        return EXIT_FAILED if failed else 0
     finally:
         app.close()
 
@@ -234,12 +304,13 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
     from streamgauge.report import report_rows, write_table
 
+    window = _window(settings, args.window)
     app = App(settings)
     try:
         snapshot = app.recompute()
     finally:
         app.close()
-    rows = report_rows(snapshot, settings, window=args.window)
+    rows = report_rows(snapshot, settings, window=window)
     if args.json:
         json.dump(
             {"computed_at": snapshot.computed_at.isoformat(), "rows": rows}, sys.stdout, indent=2
@@ -255,13 +326,14 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.metrics import compute_facts
     from streamgauge.store import Store
 
+    window = _window(settings, args.window)
     with Store.open(settings.store_url) as store:
         dataset = store.load_dataset()
     now = datetime.now(UTC)
     facts = compute_facts(dataset, now=now, settings=settings)
     try:
         found = explain.explain(
-            facts, args.metric, settings, team=args.team, app=args.app, window=args.window
+            facts, args.metric, settings, team=args.team, app=args.app, window=window
         )
     except ValueError as exc:
         print(exc, file=sys.stderr)
@@ -280,12 +352,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.scheduler import Scheduler
 
     app = App(settings)
-    server = make_server(
-        WebApp(app.exposition, app.readiness),
-        host=settings.server.host,
-        port=settings.server.port,
-        threads=settings.server.threads,
-    )
+    try:
+        server = make_server(
+            WebApp(app.exposition, app.readiness),
+            host=settings.server.host,
+            port=settings.server.port,
+            threads=settings.server.threads,
+        )
+    except OSError as exc:
+        app.close()
+        print(f"streamgauge serve: {_listen_problem(exc, settings)}", file=sys.stderr)
+        return EXIT_FAILED
     scheduler = Scheduler(app)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -309,6 +386,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app.close()
         log.info("stopped")
     return 0
+
+
+def _listen_problem(exc: OSError, settings: Settings) -> str:
+    where = f"{settings.server.host}:{settings.server.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {settings.server.port} is already in use ({where}); stop the program "
+            "listening there or choose another port with --port (or server.port)"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"not allowed to listen on port {settings.server.port} ({where}); ports below "
+            "1024 need privileges: choose another with --port (or server.port)"
+        )
+    return (
+        f"cannot listen on {where}: {exc.strerror or exc}; check --host and --port "
+        "(or server.host and server.port)"
+    )
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:

@@ -402,10 +402,13 @@ def load_settings(
     *,
     overrides: Mapping[str, Any] | None = None,
     source_models: Mapping[str, type[SourceConfig]] | None = None,
+    warnings: list[str] | None = None,
 ) -> Settings:
     """Read the YAML file (``path`` or $STREAMGAUGE_CONFIG), then env, then ``overrides``.
 
-    Raises :class:`ConfigError` listing every problem; never a traceback for bad input.
+    Raises :class:`ConfigError` listing every problem; never a traceback for bad input. What is
+    suspicious but usable (an empty input file, an unknown STREAMGAUGE_ variable) is appended to
+    ``warnings``.
     """
     if source_models is None:
         from streamgauge.connectors.registry import config_models

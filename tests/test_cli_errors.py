@@ -1,0 +1,168 @@
+"""The installed `streamgauge` script as a shell runs it: every error a sentence and an exit code."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).parent / "streamgauge"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | kwargs
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        text=True,
+        timeout=120,
+        env=env if env is not None else clean_env(),
+        check=False,
+        **streams,  # type: ignore[arg-type]
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo of two teams over 30 days, synced once for the whole module."""
+    folder = tmp_path_factory.mktemp("cli")
+    config = folder / "demo.yaml"
+    config.write_text(
+        f"data_dir: {folder / 'data'}\n"
+        "windows: [7d, 30d]\n"
+        "sources:\n  - {name: demo, type: demo, teams: 2, days: 30, start: 2026-01-01T00:00:00Z}\n",
+        encoding="utf-8",
+    )
+    done = run("sync", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    return config
+
+
+def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr
+
+
+@pytest.mark.parametrize("window", ["14d", "336h"])
+def test_an_unconfigured_window_lists_the_configured_ones(synced: Path, window: str) -> None:
+    result = run("report", "--config", str(synced), "--window", window)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"--window {window} is not a configured window; use one of 7d, 30d" in result.stderr
+    assert_no_traceback(result)
+
+
+@pytest.mark.parametrize("command", [["report"], ["explain", "change_lead_time"]])
+def test_a_window_that_is_no_duration_lists_the_configured_ones(
+    synced: Path, command: list[str]
+) -> None:
+    result = run(*command, "--config", str(synced), "--window", "abc")
+    assert result.returncode == 2
+    assert "--window 'abc' is not a duration; the configured windows are 7d, 30d" in result.stderr
+    assert_no_traceback(result)
+
+
+def test_a_window_written_in_other_units_is_the_configured_one(synced: Path) -> None:
+    # 168h is 7 days: the same window as the configured 7d.
+    result = run("report", "--config", str(synced), "--window", "168h", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"window": "7d"' in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command", [["report"], ["explain", "deployments", "--window", "30d"], ["check-config"]]
+)
+def test_quiet_on_a_pipe_closed_before_the_first_write(synced: Path, command: list[str]) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before a byte is written: every write fails with EPIPE
+    try:
+        result = run(*command, "--config", str(synced), stdout=write)
+    finally:
+        os.close(write)
+    assert result.stderr == ""
+    assert result.returncode == 1
+    assert result.stdout is None
+
+
+def test_quiet_through_head(synced: Path) -> None:
+    # What a person types: the table's first line, nothing on stderr. `explain` prints one line
+    # per deployment, far more than a pipe's buffer, so the writer meets the closed pipe.
+    result = subprocess.run(
+        [
+            "bash",
+            "-o",
+            "pipefail",
+            "-c",
+            f'"{SCRIPT}" explain deployments --window 30d '
+            f'--config "{synced}" | head -1; echo "exit=${{PIPESTATUS[0]}}"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(COLUMNS="80"),
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("deployments (team=all app=all window=30d)")
+    assert lines[1] in ("exit=0", "exit=1")  # 0 only if every byte fitted in the pipe in time
+    assert result.stderr == ""
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_a_taken_port_names_the_port_and_the_option(tmp_path: Path, taken_port: int) -> None:
+    result = run(
+        "serve", "--host", "127.0.0.1", "--port", str(taken_port), "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 1
+    assert f"port {taken_port} is already in use (127.0.0.1:{taken_port})" in result.stderr
+    assert "--port" in result.stderr
+    assert_no_traceback(result)
+
+
+def test_an_unreachable_store_is_a_sentence(tmp_path: Path) -> None:
+    # Nothing listens on port 9 of loopback: the store cannot be opened.
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "store: {url: 'postgresql+psycopg://nobody:hunter22@127.0.0.1:9/none'}\n", encoding="utf-8"
+    )
+    result = run("report", "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.startswith("streamgauge report failed: cannot open the store at ")
+    assert "Connection refused" in result.stderr
+    assert "hunter22" not in result.stderr
+    assert_no_traceback(result)
+
+
+def test_a_configuration_error_is_exit_two_with_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("server: {port: 0}\n", encoding="utf-8")
+    result = run("report", "--config", str(config))
+    assert result.returncode == 2
+    assert "server.port" in result.stderr
+    assert_no_traceback(result)
+
+
+def test_a_usage_error_is_exit_two() -> None:
+    result = run("report", "--window")
+    assert result.returncode == 2
+    assert "expected one argument" in result.stderr
+    assert_no_traceback(result)
