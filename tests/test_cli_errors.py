@@ -166,3 +166,45 @@ def test_a_usage_error_is_exit_two() -> None:
     assert result.returncode == 2
     assert "expected one argument" in result.stderr
     assert_no_traceback(result)
+
+
+def test_check_config_lists_every_problem_with_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "servr: {port: 1}\n"
+        "teams: {payments: {apps: [checkout]}}\n"
+        "sources:\n"
+        f"  - {{name: drop, type: file, path: {tmp_path / 'missing'}, team: paymnts}}\n"
+        "  - {name: drop, type: subversion}\n",
+        encoding="utf-8",
+    )
+    result = run("check-config", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    # the list of source types grows with the connectors installed
+    assert lines.pop(1).startswith(
+        "  sources[1].type: 'subversion' is not a source type; use one of: demo, file, github"
+    )
+    assert lines == [
+        "configuration problems:",
+        "  servr: unknown key; did you mean 'server'?",
+        "  sources[1].name: 'drop' is already the name of sources[0]; give each source its own name",
+        "  sources[0].team: 'paymnts' is not one of the teams configured; did you mean "
+        "'payments'?; name it under `teams` or fix the name",
+        f"  sources[0].path: {tmp_path / 'missing'} does not exist; give an existing file or folder",
+    ]
+
+
+def test_check_config_takes_comma_separated_lists_and_warns_of_unknown_variables(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(STREAMGAUGE_WINDOWS="7d,30d", STREAMGAUGE_SERVR__PORT="9500")
+    result = run("check-config", "--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 0
+    assert result.stdout.startswith("configuration is valid; sources: demo (demo)")
+    assert result.stderr == (
+        "configuration warnings:\n"
+        "  STREAMGAUGE_SERVR__PORT: not a setting, ignored; did you mean "
+        "STREAMGAUGE_SERVER__PORT?\n"
+    )
