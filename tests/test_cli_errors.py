@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -208,3 +210,33 @@ def test_check_config_takes_comma_separated_lists_and_warns_of_unknown_variables
         "  STREAMGAUGE_SERVR__PORT: not a setting, ignored; did you mean "
         "STREAMGAUGE_SERVER__PORT?\n"
     )
+
+
+def test_report_fits_an_80_column_terminal_with_human_durations(synced: Path) -> None:
+    result = run("report", "--config", str(synced), env=clean_env(COLUMNS="80"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert re.search(r"\b\d+[dh] \d+[hm]\b|\b\d+[dhm]\b", result.stdout)  # e.g. 1d 9h, 42m
+    assert not re.search(r"\d{5,}", result.stdout)  # no raw seconds
+    wide = run("report", "--config", str(synced), env=clean_env(COLUMNS="300"))
+    assert max(len(line) for line in wide.stdout.splitlines()) > 80  # one wide table
+
+
+SNAKE_WITH_UNIT = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def test_report_and_explain_json_speak_the_same_snake_case_words(synced: Path) -> None:
+    report = json.loads(run("report", "--config", str(synced), "--json", "--window", "30d").stdout)
+    (overall,) = [r for r in report["rows"] if (r["team"], r["app"]) == ("all", "all")]
+    assert all(SNAKE_WITH_UNIT.match(key) for key in overall)
+    for key in ("lead_time_p50_seconds", "deployments_per_day", "change_failure_rate_ratio"):
+        assert key in overall
+    explained = json.loads(
+        run("explain", "deployments", "--config", str(synced), "--json", "--window", "30d").stdout
+    )
+    summary = explained["summary"]
+    assert all(SNAKE_WITH_UNIT.match(key) for key in summary)
+    # the same name is the same number, from the same facts
+    for key in ("deployments_per_day", "change_failure_rate_ratio", "deployment_rework_rate_ratio"):
+        assert summary[key] == pytest.approx(overall[key])
