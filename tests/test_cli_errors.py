@@ -240,3 +240,74 @@ def test_report_and_explain_json_speak_the_same_snake_case_words(synced: Path) -
     # the same name is the same number, from the same facts
     for key in ("deployments_per_day", "change_failure_rate_ratio", "deployment_rework_rate_ratio"):
         assert summary[key] == pytest.approx(overall[key])
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _through_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run with stderr on a pseudo-terminal, as in a shell; what the terminal received."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(SCRIPT), *args], stdout=subprocess.DEVNULL, stderr=follower, env=env
+        )
+        os.close(follower)
+        received = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            received += chunk
+        code = process.wait(timeout=120)
+    finally:
+        os.close(leader)
+    return code, received.decode("utf-8", "replace")
+
+
+def test_sync_progress_shows_the_total_and_log_lines_stand_on_their_own(tmp_path: Path) -> None:
+    # 2,500 lines in pages of 1,000, lines 501 and 1501 malformed: a warning is logged
+    # while the display is live, after it has been drawn for the first page.
+    feed = tmp_path / "feed.jsonl"
+    with feed.open("w", encoding="utf-8") as fh:
+        for n in range(2500):
+            if n % 1000 == 500:
+                fh.write("{not json\n")
+                continue
+            fh.write(
+                json.dumps(
+                    {
+                        "kind": "deployment",
+                        "id": f"ci:deployment:{n}",
+                        "environment": "production",
+                        "repo": "acme/checkout",
+                        "started_at": "2026-01-01T10:00:00Z",
+                        "finished_at": "2026-01-01T10:05:00Z",
+                        "result": "success",
+                    }
+                )
+                + "\n"
+            )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\nsources:\n  - {{name: feed, type: file, path: {feed}}}\n",
+        encoding="utf-8",
+    )
+    code, screen = _through_a_terminal(
+        ["sync", "--config", str(config)], clean_env(TERM="xterm", COLUMNS="120")
+    )
+    assert code == 0
+    text = ANSI.sub("", screen)
+    assert "sources" in text
+    assert "0/1" in text  # the total is known: one source
+    segments = [s for s in re.split(r"[\r\n]+", text) if s.strip()]
+    warnings = [s for s in segments if "skipped record" in s]
+    assert len(warnings) == 2  # lines 501 and 1501
+    # each log line starts a line of its own: nothing of the progress display before it
+    timestamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING ")
+    assert all(timestamp.match(s) for s in warnings), warnings

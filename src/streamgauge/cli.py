@@ -264,7 +264,7 @@ def _store_label(settings: Settings) -> str:
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
-    from streamgauge.progress import ProgressLine
+    from streamgauge.progress import SyncProgress
 
     app = App(settings)
     try:
@@ -277,10 +277,14 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
+        outcomes = []
+        with SyncProgress(names, sys.stderr) as bar:
+            for name in names:
+                bar.start(name)
+                outcomes.append((name, app.sync(name, progress=bar.update)))
+                bar.done()
         failed = 0
-        for name in names:
-            with ProgressLine(name, sys.stderr) as line:
-                outcome = app.sync(name, progress=line.update)
+        for name, outcome in outcomes:
             if outcome.ok:
                 w = outcome.written
                 print(
