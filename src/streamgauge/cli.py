@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, warnings: list[str]) -> Settings:
+def _settings(args: argparse.Namespace, warnings: list[str] | None = None) -> Settings:
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
