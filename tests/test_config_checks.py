@@ -198,3 +198,22 @@ def test_a_misspelt_nested_variable_is_an_error_naming_the_closest(
 ) -> None:
     monkeypatch.setenv("STREAMGAUGE_SERVER__PROT", "9500")
     assert problems_of(None) == ["server.prot: unknown key; did you mean 'port'?"]
+
+
+def test_missing_credentials_are_found_with_the_reference_errors(tmp_path: Path) -> None:
+    # The registered connectors' own models: one Jira source's token names an unset variable,
+    # the other has no credentials at all. Both are reported in the first run.
+    path = write(
+        tmp_path,
+        "sources:\n"
+        "  - {name: cloud, type: jira, url: 'https://acme.atlassian.net', projects: [PAY],\n"
+        "     email: a@acme.test, api_token: '${NOT_SET_ANYWHERE}'}\n"
+        "  - {name: dc, type: jira, url: 'https://jira.acme.test', projects: [OPS]}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert info.value.problems == [
+        "sources[0].api_token: environment variable NOT_SET_ANYWHERE is not set; export it or "
+        "write the value",
+        "sources[1]: give email + api_token (Jira Cloud) or token (a Data Center PAT)",
+    ]
