@@ -30,6 +30,7 @@ log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1  # a run that failed: a source's sync, the store, a taken port
+EXIT_SYNC_FAILED = EXIT_FAILED  # the older name, for callers that still use it
 
 
 def embedded_demo_config() -> Path:

@@ -134,7 +134,7 @@ def _sentence(err: ErrorDetails, known: list[str], source_types: Sequence[str]) 
         return f"missing; give the source a type, one of: {', '.join(source_types)}"
     if kind == "missing":
         return "missing; add it"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"{_shown(got)} is not allowed; use one of: {ctx.get('expected', '')}"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
