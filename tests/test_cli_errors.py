@@ -44,6 +44,9 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(
         f"data_dir: {folder / 'data'}\n"
         "windows: [7d, 30d]\n"
+        "teams:\n"
+        "  payments: {apps: [payments-api, payments-web]}\n"
+        "  checkout: {apps: [checkout-api, checkout-web]}\n"
         "sources:\n  - {name: demo, type: demo, teams: 2, days: 30, start: 2026-01-01T00:00:00Z}\n",
         encoding="utf-8",
     )
@@ -74,6 +77,16 @@ def test_a_window_that_is_no_duration_lists_the_configured_ones(
     assert result.returncode == 2
     assert "--window 'abc' is not a duration; the configured windows are 7d, 30d" in result.stderr
     assert_no_traceback(result)
+
+
+def test_explain_for_a_team_that_is_not_configured_names_the_closest(synced: Path) -> None:
+    # the demo's two teams are payments and checkout
+    result = run("explain", "change_lead_time", "--config", str(synced), "--team", "paymnts")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "streamgauge explain: --team 'paymnts' is not configured; did you mean 'payments'?; "
+        "use one of all, payments, checkout, other\n"
+    )
 
 
 def test_a_window_written_in_other_units_is_the_configured_one(synced: Path) -> None:

@@ -24,6 +24,7 @@ from streamgauge.config import (
     load_settings,
     parse_duration,
 )
+from streamgauge.config_problems import did_you_mean
 from streamgauge.logs import redact, secrets_of, setup_logging
 
 log = logging.getLogger("streamgauge")
@@ -332,6 +333,9 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.store import Store
 
     window = _window(settings, args.window)
+    apps = [*settings.apps, *(a for t in settings.teams.values() for a in t.apps)]
+    _group("--team", args.team, list(settings.teams))
+    _group("--app", args.app, list(dict.fromkeys(apps)))
     with Store.open(settings.store_url) as store:
         dataset = store.load_dataset()
     now = datetime.now(UTC)
@@ -349,6 +353,17 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     else:
         explain.write_table(found, sys.stdout)
     return 0
+
+
+def _group(option: str, given: str, configured: list[str]) -> None:
+    """A UsageError for a team or app that is not configured (when any is): its rows would be
+    folded into `other`, so asking for it would always answer with nothing."""
+    known = ["all", *configured, "other"]
+    if configured and given not in known:
+        raise UsageError(
+            f"{option} {given!r} is not configured{did_you_mean(given, configured)}; "
+            f"use one of {', '.join(known)}"
+        )
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,5 +1,9 @@
-"""Configuration problems in the project's words: pydantic's errors restated, cross-references
-checked, misspelt keys and STREAMGAUGE_* variables answered with the closest known name."""
+"""Configuration problems in the project's words, with cross-references checked and close names.
+
+Pydantic's errors are restated as ``key.path: what is wrong; how to fix it``; the parts of a
+configuration that point at each other (teams, apps, labels, sources) and at files are checked
+after parsing; a misspelt key or STREAMGAUGE_* variable is answered with the closest known name.
+"""
 
 from __future__ import annotations
 
