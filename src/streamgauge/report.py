@@ -238,6 +238,9 @@ def write_table(rows: list[dict[str, Any]], out: TextIO, *, width: int | None = 
     for i, table in enumerate(tables):
         if i:
             console.print()
+        if table.title:
+            console.print(table.title)  # on its own line: a table's title is padded to its width
+            table.title = None
         console.print(table)
 
 
