@@ -217,6 +217,14 @@ def test_misspelt_nested_and_source_keys_name_the_closest(tmp_path: Path) -> Non
     ]
 
 
+def test_a_bad_team_name_is_named_by_its_own_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "teams:\n  Bad Team: {apps: [x]}\n")
+    assert problems_of(path) == [
+        "teams.Bad Team: 'Bad Team' is not a valid name; use lower-case letters, digits, '-' and "
+        "'_', starting with a letter or digit"
+    ]
+
+
 def test_no_wording_of_pydantic_passes_through(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -24,14 +24,14 @@ LOADER_VARIABLES = frozenset({"CONFIG"})
 
 def key_path(loc: Sequence[int | str], tags: Iterable[str] = ()) -> str:
     """``("sources", 1, "jira", "url")`` -> ``sources[1].url``: pydantic puts the union tag in the
-    path, and the index already says which source it is."""
+    path, and the index already says which source it is; a bad mapping key is its own path."""
     tags = set(tags)
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in tags and out.startswith("sources["):
-            continue
+        elif (part in tags and out.startswith("sources[")) or part == "[key]":
+            continue  # "[key]": pydantic's mark of a mapping's key, which the path ends at
         else:
             out += f".{part}" if out else str(part)
     return out or "config"
