@@ -78,8 +78,8 @@ def test_sync_then_report_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     }
     assert all(r["window"] == "30d" for r in rows.values())
     overall = rows[("all", "all")]
-    assert overall["deploys/day"] > 0
-    assert 0 <= overall["change fail rate"] <= 1
+    assert overall["deployments_per_day"] > 0
+    assert 0 <= overall["change_failure_rate_ratio"] <= 1
 
 
 def test_sync_of_an_unknown_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

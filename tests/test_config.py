@@ -143,15 +143,22 @@ def test_unset_env_reference_names_key_and_variable(tmp_path: Path) -> None:
 
 def test_unknown_source_type(tmp_path: Path) -> None:
     path = write(tmp_path, "sources:\n  - {name: a, type: svn}\n")
-    (problem,) = problems_of(path)
-    assert problem.startswith("sources[0]: ")
-    assert "'svn'" in problem
-    assert "use one of: tokened, plain" in problem
+    assert problems_of(path) == [
+        "sources[0].type: 'svn' is not a source type; use one of: tokened, plain"
+    ]
+
+
+def test_misspelt_source_type_names_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  - {name: a, type: tokend, token: x}\n")
+    assert problems_of(path) == [
+        "sources[0].type: 'tokend' is not a source type; did you mean 'tokened'?; "
+        "use one of: tokened, plain"
+    ]
 
 
 def test_missing_token(tmp_path: Path) -> None:
     path = write(tmp_path, "sources:\n  - {name: a, type: tokened}\n")
-    assert problems_of(path) == ["sources[0].token: Field required; add it"]
+    assert problems_of(path) == ["sources[0].token: missing; add it"]
 
 
 def test_malformed_yaml_names_line(tmp_path: Path) -> None:
@@ -192,9 +199,50 @@ def test_source_interval_under_ten_seconds_is_an_error(tmp_path: Path) -> None:
 
 def test_misspelled_key_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "servr:\n  port: 1\n")
+    assert problems_of(path) == ["servr: unknown key; did you mean 'server'?"]
+
+
+def test_misspelt_nested_and_source_keys_name_the_closest(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "server: {prot: 1}\nteams: {a: {aps: [x]}}\n"
+        "sources:\n  - {name: s, type: plain, sed: 3}\n  - {name: t, type: plain, zzz: 3}\n",
+    )
     assert problems_of(path) == [
-        "servr: Extra inputs are not permitted; remove it or check its spelling"
+        "server.prot: unknown key; did you mean 'port'?",
+        "teams.a.aps: unknown key; did you mean 'apps'?",
+        "sources[0].sed: unknown key; did you mean 'seed'?",
+        "sources[1].zzz: unknown key; remove it (known here: name, type, enabled, interval, "
+        "team, app, seed)",
     ]
+
+
+def test_a_bad_team_name_is_named_by_its_own_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "teams:\n  Bad Team: {apps: [x]}\n")
+    assert problems_of(path) == [
+        "teams.Bad Team: 'Bad Team' is not a valid name; use lower-case letters, digits, '-' and "
+        "'_', starting with a letter or digit"
+    ]
+
+
+def test_no_wording_of_pydantic_passes_through(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "servr: 1\nlog_level: LOUD\nserver: {port: abc, threads: 0}\n"
+        "sources:\n  - {name: a, type: gitlab}\n  - {type: plain}\n  - {name: b}\n",
+    )
+    problems = problems_of(path)
+    assert problems == [
+        "log_level: 'LOUD' is not allowed; use one of: 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        "server.port: 'abc' is not a whole number",
+        "server.threads: must be at least 1 (got 0)",
+        "sources[0].type: 'gitlab' is not a source type; use one of: tokened, plain",
+        "sources[1].name: missing; add it",
+        "sources[2].type: missing; give the source a type, one of: tokened, plain",
+        "servr: unknown key; did you mean 'server'?",
+    ]
+    for words in ("Extra inputs", "Input tag", "Input should", "Field required"):
+        assert all(words not in p for p in problems)
 
 
 def test_every_problem_is_listed(tmp_path: Path) -> None:
@@ -208,7 +256,9 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
 
 def test_duplicate_source_names(tmp_path: Path) -> None:
     path = write(tmp_path, "sources:\n  - {name: a, type: plain}\n  - {name: a, type: plain}\n")
-    assert problems_of(path) == ["config: sources: two sources are named 'a'"]
+    assert problems_of(path) == [
+        "sources[1].name: 'a' is already the name of sources[0]; give each source its own name"
+    ]
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:

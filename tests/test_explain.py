@@ -63,7 +63,7 @@ def test_failure_rate_lists_each_deployment_and_why() -> None:
         "d4": "",
     }
     # 2 failed of 4 -> 0.5, the number the gauge shows
-    assert found.summary["change_failure_rate"] == 0.5
+    assert found.summary["change_failure_rate_ratio"] == 0.5
     rework = {row["deployment"].split(":")[-1]: row["rework"] for row in found.rows}
     assert rework["d4"] == "hotfix"
     assert found.rows[2]["incidents"] == "INC-9"
@@ -97,9 +97,9 @@ def test_flow_time_lists_items_and_an_unknown_metric_is_refused() -> None:
 def test_table_names_the_definition_and_every_row() -> None:
     facts = compute_facts(story(), now=NOW, settings=settings())
     out = io.StringIO()
-    write_table(explain(facts, "change_failure_rate", settings(), window="7d"), out)
+    write_table(explain(facts, "change_failure_rate", settings(), window="7d"), out, width=200)
     text = out.getvalue()
-    assert "failed=2" in text
+    assert "failed_deployments=2" in text
     assert text.count("test:deployment:") == 4
     assert "result_failure" in text
 
@@ -122,6 +122,6 @@ def test_cli_explains_from_the_store_as_json(
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["window"] == "7d"
-    assert out["summary"]["failed"] == 2
+    assert out["summary"]["failed_deployments"] == 2
     assert len(out["rows"]) == 4
     assert main(["explain", "nonsense", "--config", str(config)]) == 2

@@ -226,7 +226,7 @@ def test_bad_config_fails_fast_with_the_key(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "windows[1]: '30x' is not a duration" in result.stderr
-    assert "sources[0]: " in result.stderr
+    assert "sources[0].type: 'svn' is not a source type" in result.stderr
     assert "Traceback" not in result.stderr
 
 

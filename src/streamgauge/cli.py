@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -16,14 +17,22 @@ from types import FrameType
 from typing import Any
 
 from streamgauge import __version__
-from streamgauge.config import ConfigError, Settings, load_settings
-from streamgauge.logs import setup_logging
+from streamgauge.config import (
+    ConfigError,
+    Settings,
+    format_duration,
+    load_settings,
+    parse_duration,
+)
+from streamgauge.config_problems import did_you_mean
+from streamgauge.logs import redact, secrets_of, setup_logging
 
 log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
-EXIT_SYNC_FAILED = 1
-EXIT_STORE = 3
+EXIT_FAILED = 1  # a run that failed: a source's sync, the store, a taken port
+EXIT_SYNC_FAILED = EXIT_FAILED  # the older name, for callers that still use it
+EXIT_STORE = 3  # the store cannot be used: read-only, full, corrupt, locked
 
 
 def embedded_demo_config() -> Path:
@@ -133,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, warnings: list[str] | None = None) -> Settings:
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
@@ -149,7 +158,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     path = args.config
     if args.command == "demo" or (path is None and not _env_config()):
         path = embedded_demo_config()
-    return load_settings(path, overrides=overrides)
+    return load_settings(path, overrides=overrides, warnings=warnings)
 
 
 def _env_config() -> bool:
@@ -157,14 +166,31 @@ def _env_config() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; every failure is a sentence on stderr and an exit code, not a traceback."""
     try:
-        settings = _settings(args)
+        code = _run(_parser().parse_args(argv))
+        # Flush here, inside the handler, so a reader that went away is seen now and not in the
+        # interpreter's own flush at exit, which would print "Exception ignored".
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader closed the pipe (`streamgauge report | head -1`): what it wanted it got.
+        # Point stdout at devnull so the flush at exit writes nowhere (Python's documented
+        # recipe for SIGPIPE), and report the unfinished write with the failed-run code.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    warnings: list[str] = []
+    try:
+        settings = _settings(args, warnings)
     except ConfigError as exc:
-        print("configuration problems:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _print_problems("configuration warnings:", warnings)
+        _print_problems("configuration problems:", exc.problems)
         return EXIT_CONFIG
+    _print_problems("configuration warnings:", warnings)
     setup_logging(settings)
     handler = {
         "serve": cmd_serve,
@@ -188,6 +214,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One sentence naming the cause and the fix; a traceback would only hide it.
         print(f"store: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except UsageError as exc:
+        print(f"streamgauge {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # the command's boundary: a sentence, the traceback only at DEBUG
+        log.debug("streamgauge %s failed", args.command, exc_info=True)
+        text = redact(str(exc) or type(exc).__name__, secrets_of(settings))
+        if not type(exc).__module__.startswith("streamgauge."):
+            text = f"{type(exc).__name__}: {text}"  # our own errors are sentences already
+        print(
+            f"streamgauge {args.command} failed: {text} "
+            "(run with --log-level DEBUG for the details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; the message says which and what would do."""
+
+
+def _print_problems(title: str, problems: Sequence[str]) -> None:
+    if problems:
+        print(title, file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+
+
+def _window(settings: Settings, given: str | None) -> str | None:
+    """The configured window label ``given`` names (``720h`` is ``30d``), or a UsageError."""
+    if given is None:
+        return None
+    configured = ", ".join(settings.window_labels)
+    try:
+        label = format_duration(parse_duration(given))
+    except ValueError:
+        raise UsageError(
+            f"--window {given!r} is not a duration; the configured windows are {configured}"
+        ) from None
+    if label not in settings.window_labels:
+        raise UsageError(
+            f"--window {given} is not a configured window; use one of {configured}, "
+            "or add it under `windows` in the configuration"
+        )
+    return label
 
 
 def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -252,7 +324,7 @@ def _store_label(settings: Settings) -> str:
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
-    from streamgauge.progress import ProgressLine
+    from streamgauge.progress import SyncProgress
 
     app = App(settings)
     try:
@@ -265,10 +337,14 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
+        outcomes = []
+        with SyncProgress(names, sys.stderr) as bar:
+            for name in names:
+                bar.start(name)
+                outcomes.append((name, app.sync(name, progress=bar.update)))
+                bar.done()
         failed = 0
-        for name in names:
-            with ProgressLine(name, sys.stderr) as line:
-                outcome = app.sync(name, progress=line.update)
+        for name, outcome in outcomes:
             if outcome.ok:
                 w = outcome.written
                 print(
@@ -283,7 +359,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             f"metrics computed at {snapshot.computed_at.isoformat()} "
             f"({len(snapshot.samples)} values)"
         )
-        return EXIT_SYNC_FAILED if failed else 0
+        return EXIT_FAILED if failed else 0
     finally:
         app.close()
 
@@ -292,12 +368,13 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
     from streamgauge.report import report_rows, write_table
 
+    window = _window(settings, args.window)
     app = App(settings)
     try:
         snapshot = app.recompute()
     finally:
         app.close()
-    rows = report_rows(snapshot, settings, window=args.window)
+    rows = report_rows(snapshot, settings, window=window)
     if args.json:
         json.dump(
             {"computed_at": snapshot.computed_at.isoformat(), "rows": rows}, sys.stdout, indent=2
@@ -313,13 +390,17 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.metrics import compute_facts
     from streamgauge.store import Store
 
+    window = _window(settings, args.window)
+    apps = [*settings.apps, *(a for t in settings.teams.values() for a in t.apps)]
+    _group("--team", args.team, list(settings.teams))
+    _group("--app", args.app, list(dict.fromkeys(apps)))
     with Store.open(settings.store_url) as store:
         dataset = store.load_dataset()
     now = datetime.now(UTC)
     facts = compute_facts(dataset, now=now, settings=settings)
     try:
         found = explain.explain(
-            facts, args.metric, settings, team=args.team, app=args.app, window=args.window
+            facts, args.metric, settings, team=args.team, app=args.app, window=window
         )
     except ValueError as exc:
         print(exc, file=sys.stderr)
@@ -332,19 +413,35 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _group(option: str, given: str, configured: list[str]) -> None:
+    """A UsageError for a team or app that is not configured (when any is): its rows would be
+    folded into `other`, so asking for it would always answer with nothing."""
+    known = ["all", *configured, "other"]
+    if configured and given not in known:
+        raise UsageError(
+            f"{option} {given!r} is not configured{did_you_mean(given, configured)}; "
+            f"use one of {', '.join(known)}"
+        )
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
     from streamgauge.exposition.http import WebApp, make_server, stop_server
     from streamgauge.scheduler import Scheduler
 
     app = App(settings)
-    server = make_server(
-        WebApp(app.exposition, app.readiness),
-        host=settings.server.host,
-        port=settings.server.port,
-        threads=settings.server.threads,
-        limits=settings.server,
-    )
+    try:
+        server = make_server(
+            WebApp(app.exposition, app.readiness),
+            host=settings.server.host,
+            port=settings.server.port,
+            threads=settings.server.threads,
+            limits=settings.server,
+        )
+    except OSError as exc:
+        app.close()
+        print(f"streamgauge serve: {_listen_problem(exc, settings)}", file=sys.stderr)
+        return EXIT_FAILED
     scheduler = Scheduler(app)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -384,11 +481,29 @@ def cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
             status = resp.status
     except OSError as exc:
         print(f"unhealthy: {url} did not answer ({exc})", file=sys.stderr)
-        return EXIT_SYNC_FAILED
+        return EXIT_FAILED
     if status != 200:
         print(f"unhealthy: {url} answered {status}", file=sys.stderr)
-        return EXIT_SYNC_FAILED
+        return EXIT_FAILED
     return 0
+
+
+def _listen_problem(exc: OSError, settings: Settings) -> str:
+    where = f"{settings.server.host}:{settings.server.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {settings.server.port} is already in use ({where}); stop the program "
+            "listening there or choose another port with --port (or server.port)"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"not allowed to listen on port {settings.server.port} ({where}); ports below "
+            "1024 need privileges: choose another with --port (or server.port)"
+        )
+    return (
+        f"cannot listen on {where}: {exc.strerror or exc}; check --host and --port "
+        "(or server.host and server.port)"
+    )
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:

@@ -22,9 +22,23 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
-    model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from streamgauge.config_problems import (
+    check_references,
+    duplicate_names,
+    env_warnings,
+    is_list,
+    restate,
+)
 
 ENV_PREFIX = "STREAMGAUGE_"
 DEFAULT_PORT = 9464
@@ -213,15 +227,6 @@ class Settings(BaseSettings):
             raise ValueError("windows repeat a value")
         return sorted(value)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Settings:
-        seen: set[str] = set()
-        for source in self.sources:
-            if source.name in seen:
-                raise ValueError(f"sources: two sources are named {source.name!r}")
-            seen.add(source.name)
-        return self
-
     @property
     def store_url(self) -> str:
         if self.store.url:
@@ -304,18 +309,19 @@ def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
                 return file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 problems.append(f"{path}: cannot read the file it names ({exc.strerror})")
-                return ""
+                return match.group(0)  # kept, so the rest of the configuration is still checked
         if ref not in os.environ:
             problems.append(
                 f"{path}: environment variable {ref} is not set; export it or write the value"
             )
-            return ""
+            return match.group(0)
         return os.environ[ref]
 
     return _REF.sub(expand, value)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, problems: list[str]) -> dict[str, Any]:
+    """The file's keys with references expanded; a reference that cannot be is a problem."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -333,11 +339,20 @@ def read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([f"config: {path} must hold a mapping of keys at its top level"])
-    problems: list[str] = []
     expanded: dict[str, Any] = _interpolate(data, "", problems)
-    if problems:
-        raise ConfigError(problems)
     return expanded
+
+
+class _Env(EnvSettingsSource):
+    """STREAMGAUGE_* variables; a list may also be written comma-separated (``7d,30d``)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError:
+            if field is not None and isinstance(value, str) and is_list(field.annotation):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            raise
 
 
 class _Dict(PydanticBaseSettingsSource):
@@ -373,7 +388,7 @@ def _settings_class(
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             # First wins: command-line overrides, then env, then the YAML file.
-            return init_settings, env_settings, _Dict(settings_cls, yaml_data)
+            return init_settings, _Env(settings_cls), _Dict(settings_cls, yaml_data)
 
     loaded: type[Settings] = create_model(
         "Settings",
@@ -383,52 +398,18 @@ def _settings_class(
     return loaded
 
 
-_HINTS = {
-    "missing": "add it",
-    "extra_forbidden": "remove it or check its spelling",
-    "union_tag_invalid": "use one of the registered source types",
-    "union_tag_not_found": "give the source a `type`",
-    "literal_error": "use one of the values listed",
-    "enum": "use one of the values listed",
-    "string_pattern_mismatch": "use lower-case letters, digits, '-' and '_'",
-}
-
-
-def _key_path(loc: Sequence[int | str], source_types: Sequence[str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in source_types and out.startswith("sources["):
-            continue  # pydantic puts the union tag in the path; the index already says which
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "config"
-
-
-def explain(error: ValidationError, source_types: Sequence[str]) -> list[str]:
-    problems = []
-    for err in error.errors(include_url=False, include_input=False):
-        key = _key_path(err["loc"], source_types)
-        message = err["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        hint = _HINTS.get(err["type"])
-        if err["type"] == "union_tag_invalid":
-            hint = f"use one of: {', '.join(source_types)}"
-        problems.append(f"{key}: {message}" + (f"; {hint}" if hint else ""))
-    return problems
-
-
 def load_settings(
     path: Path | None = None,
     *,
     overrides: Mapping[str, Any] | None = None,
     source_models: Mapping[str, type[SourceConfig]] | None = None,
+    warnings: list[str] | None = None,
 ) -> Settings:
     """Read the YAML file (``path`` or $STREAMGAUGE_CONFIG), then env, then ``overrides``.
 
-    Raises :class:`ConfigError` listing every problem; never a traceback for bad input.
+    Raises :class:`ConfigError` listing every problem; never a traceback for bad input. What is
+    suspicious but usable (an empty input file, an unknown STREAMGAUGE_ variable) is appended to
+    ``warnings``.
     """
     if source_models is None:
         from streamgauge.connectors.registry import config_models
@@ -436,9 +417,67 @@ def load_settings(
         source_models = config_models()
     if path is None and os.environ.get(f"{ENV_PREFIX}CONFIG"):
         path = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
-    yaml_data = read_yaml(path) if path is not None else {}
+    problems: list[str] = []
+    yaml_data = read_yaml(path, problems) if path is not None else {}
     cls = _settings_class(source_models, yaml_data)
+    found_warnings = env_warnings(cls, ENV_PREFIX)
+    settings: Settings | None = None
     try:
-        return cls(**dict(overrides or {}))
+        settings = cls(**dict(overrides or {}))
     except ValidationError as exc:
-        raise ConfigError(explain(exc, list(source_models))) from None
+        # a key whose reference could not be expanded is reported once, for the reference
+        said = {p.partition(": ")[0] for p in problems}
+        problems += [
+            p for p in restate(exc, cls, source_models) if p.partition(": ")[0] not in said
+        ]
+    except SettingsError as exc:
+        problems.append(_env_problem(exc))
+    problems += _cross_checks(settings, yaml_data, source_models, found_warnings)
+    if warnings is not None:
+        warnings.extend(found_warnings)
+    if problems or settings is None:
+        raise ConfigError(problems or ["config: the configuration could not be read"])
+    return settings
+
+
+def _cross_checks(
+    settings: Settings | None,
+    yaml_data: Mapping[str, Any],
+    source_models: Mapping[str, type[SourceConfig]],
+    warnings: list[str],
+) -> list[str]:
+    """The checks of parts that point at each other, on the parsed settings when they parsed,
+    else on the file's keys, each source parsed alone: every problem is found in one run."""
+    if settings is not None:
+        data: Mapping[str, Any] = settings.model_dump(include={"teams", "apps", "labels"})
+        raw_sources: Sequence[Any] = [s.model_dump() for s in settings.sources]
+        sources: list[Mapping[str, Any] | None] = list(raw_sources)
+    else:
+        data = yaml_data
+        listed = yaml_data.get("sources")
+        raw_sources = listed if isinstance(listed, list) else []
+        sources = [_parsed_alone(raw, source_models) for raw in raw_sources]
+    problems, found = check_references(data, sources)
+    warnings.extend(found)
+    return duplicate_names(raw_sources) + problems
+
+
+def _parsed_alone(
+    raw: Any, source_models: Mapping[str, type[SourceConfig]]
+) -> Mapping[str, Any] | None:
+    model = source_models.get(raw.get("type", "")) if isinstance(raw, dict) else None
+    if model is None:
+        return None
+    try:
+        return model.model_validate(raw).model_dump()
+    except ValidationError:
+        return None  # its own problems are already listed
+
+
+def _env_problem(exc: SettingsError) -> str:
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match.group(1) if match else "config"
+    return (
+        f"{field}: the value of {ENV_PREFIX}{field.upper()} is not valid JSON; write it as JSON, "
+        'e.g. \'{"key": "value"}\' or \'["a", "b"]\', or a list as a,b'
+    )

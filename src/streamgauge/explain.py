@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
 from streamgauge.config import Settings, format_duration
 from streamgauge.metrics import Facts
 from streamgauge.metrics.delivery import rework_reasons
 from streamgauge.metrics.dimensions import ALL, Group
 from streamgauge.metrics.windows import Window, windows_at
 from streamgauge.model import RunResult
+from streamgauge.report import human_duration
 
 
 @dataclass(slots=True)
@@ -78,14 +83,15 @@ def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
     failed = sum(1 for r in rows if r["failed"])
     rework = sum(1 for r in rows if r["rework"])
     successes = sum(1 for r in rows if r["result"] == RunResult.SUCCESS.value)
+    # the same names, units in them, as `report --json`
     summary = {
         "deployments": len(rows),
-        "failed": failed,
-        "change_failure_rate": failed / len(rows) if rows else None,
-        "rework": rework,
-        "deployment_rework_rate": rework / len(rows) if rows else None,
-        "successful": successes,
-        "deployment_frequency_per_day": successes / window.days,
+        "failed_deployments": failed,
+        "change_failure_rate_ratio": failed / len(rows) if rows else None,
+        "rework_deployments": rework,
+        "deployment_rework_rate_ratio": rework / len(rows) if rows else None,
+        "successful_deployments": successes,
+        "deployments_per_day": successes / window.days,
     }
     columns = ["deployment", "app", "ended_at", "result", "kind", "failed", "why", "incidents"]
     return Explanation(
@@ -124,7 +130,7 @@ def _recoveries(facts: Facts, window: Window, wanted: Callable[[Group], bool]) -
         window.label,
         ["deployment", "app", "ended_at", "why", "recovered_at", "recovery_seconds"],
         rows,
-        {"recovered": len(rows)},
+        {"recovered_deployments": len(rows)},
     )
 
 
@@ -194,7 +200,7 @@ def _done_items(facts: Facts, window: Window, wanted: Callable[[Group], bool]) -
         window.label,
         list(rows[0]) if rows else ["item", "flow_time_seconds"],
         rows,
-        {"items": len(rows)},
+        {"work_items": len(rows)},
     )
 
 
@@ -221,7 +227,7 @@ def _in_progress(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
         None,
         ["item", "type", "flow_state", "started_at", "age_seconds"],
         rows,
-        {"items": len(rows)},
+        {"work_items": len(rows)},
     )
 
 
@@ -306,28 +312,68 @@ def explain(
     return out
 
 
-def write_table(explanation: Explanation, out: TextIO) -> None:
+def write_table(explanation: Explanation, out: TextIO, *, width: int | None = None) -> None:
+    """The definition, the summary, and one row per record; durations as a person reads them
+    (``3h 20m``), where ``--json`` keeps seconds."""
     e = explanation
+    console = Console(file=out, width=width, highlight=False, markup=False, emoji=False)
     where = f"team={e.team} app={e.app}" + (f" window={e.window}" if e.window else "")
-    out.write(f"{e.metric} ({where}): {e.definition}\n")
-    out.write("  ".join(f"{k}={_cell(v)}" for k, v in e.summary.items()) + "\n\n")
+    console.print(f"{e.metric} ({where}): {e.definition}")
+    console.print("  ".join(f"{k}={_cell(k, v)}" for k, v in e.summary.items()))
+    console.print()
     if not e.rows:
-        out.write("no records\n")
+        console.print("no records")
         return
-    table = [e.columns, *([_cell(row.get(c)) for c in e.columns] for row in e.rows)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(e.columns))]
-    for n, cells in enumerate(table):
-        out.write("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-        out.write("\n")
-        if n == 0:
-            out.write("  ".join("-" * w for w in widths) + "\n")
+    cells = {c: [_cell(c, row.get(c)) for row in e.rows] for c in e.columns}
+    # Column choice: the first column (what the record is), then the narrowest others while
+    # they fit the terminal with values unwrapped, shown in their order; what is left out is
+    # named, and `--json` has it all.
+    shown = [e.columns[0]]
+    rest = sorted(e.columns[1:], key=lambda c: max(len(v) for v in [_header(c), *cells[c]]))
+    for column in rest:
+        candidate = [c for c in e.columns if c in shown or c == column]
+        if _fits(_table(candidate, cells), console.width):
+            shown = candidate
+    console.print(_table(shown, cells))
+    if len(shown) < len(e.columns):
+        left = ", ".join(c for c in e.columns if c not in shown)
+        console.print(f"not shown for the terminal's width: {left} (see --json)")
 
 
-def _cell(value: Any) -> str:
+def _table(columns: list[str], cells: dict[str, list[str]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    for column in columns:
+        table.add_column(
+            _header(column),
+            justify="right" if column.endswith("_seconds") else "left",
+            min_width=min(40, max(len(v) for v in cells[column])),
+            overflow="fold",
+        )
+    for i in range(len(cells[columns[0]])):
+        table.add_row(*(cells[c][i] for c in columns))
+    return table
+
+
+def _header(column: str) -> str:
+    return column.removesuffix("_seconds").replace("_", " ")
+
+
+def _fits(table: Table, width: int) -> bool:
+    # measured on a console wide enough not to clamp the measurement to the terminal
+    return Console(width=10_000).measure(table).minimum <= width
+
+
+def _cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key.endswith("_seconds") and isinstance(value, int | float):
+        return ("-" if value < 0 else "") + human_duration(abs(value))
+    if key.endswith("_at") and isinstance(value, str):
+        return value.replace("T", " ")[:16]  # to the minute: the table is for reading
+    if key.endswith("_ratio") and isinstance(value, int | float):
+        return f"{value:.0%}"
     if isinstance(value, float):
         if value.is_integer() or abs(value) >= 1000:
             return f"{value:.0f}"

@@ -198,6 +198,16 @@ def test_team_and_app_come_from_the_record_else_from_the_mappings(tmp_path: Path
     assert work.created_at == at(hours=8)  # 09:00 at +01:00 is 08:00 UTC
 
 
+def test_a_record_naming_only_its_app_lands_in_the_apps_owning_team(tmp_path: Path) -> None:
+    # checkout belongs to payments; the repository maps to nothing and the source's default team
+    # is platform: the app's owner wins over the default, as it does for the app's changes.
+    feed = tmp_path / "deploys.jsonl"
+    feed.write_text(deployment_line(1, repo="acme/elsewhere", app="checkout"))
+    demo = connector(feed, team="platform")
+    (record,) = records(demo, read(demo, None))
+    assert (record.team, record.app) == ("payments", "checkout")
+
+
 def test_a_missing_path_stops_the_source(tmp_path: Path) -> None:
     demo = connector(tmp_path / "absent.jsonl")
     with pytest.raises(FatalError, match=r"absent\.jsonl"):

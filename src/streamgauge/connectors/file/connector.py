@@ -71,5 +71,10 @@ class FileConnector(Connector):
                 default_team=self.file.team,
                 default_app=self.file.app,
             )
-            record = dataclasses.replace(record, team=record.team or team, app=record.app or app)
+            # A record that names its app but no team belongs to the app's owning team, the
+            # team its deployments' and changes' metrics are grouped under.
+            owner = self.settings.team_of_app(record.app) if record.app else None
+            record = dataclasses.replace(
+                record, team=record.team or owner or team, app=record.app or app
+            )
         return [record]
