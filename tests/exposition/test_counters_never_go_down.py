@@ -130,9 +130,9 @@ def configure(folder: Path) -> Path:
 @given(steps=st.lists(step, min_size=2, max_size=6))
 def test_counters_never_go_down(tmp_path_factory: pytest.TempPathFactory, steps: Any) -> None:
     folder = tmp_path_factory.mktemp("counters")
-    settings = load_settings(configure(folder))
     records = folder / "records.jsonl"
     records.touch()
+    settings = load_settings(configure(folder))
     app = App(settings)
     before: Series = {}
     try:

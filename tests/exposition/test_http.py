@@ -183,5 +183,5 @@ def test_a_bad_server_limit_names_its_key() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(overrides={"server": {"connection_limit": 5, "idle_timeout": "0s"}})
     text = str(caught.value)
-    assert "server.connection_limit: Input should be greater than or equal to 10" in text
+    assert "server.connection_limit: must be at least 10 (got 5)" in text
     assert "server.idle_timeout: must be longer than zero" in text

@@ -83,11 +83,11 @@ def problems(**extra: Any) -> list[str]:
         ),
         (
             {"max_first_deployment_commits": 0},
-            "sources[0].max_first_deployment_commits: Input should be greater than or equal to 1",
+            "sources[0].max_first_deployment_commits: must be at least 1 (got 0)",
         ),
         (
             {"max_rate_limit_wait": -1},
-            "sources[0].max_rate_limit_wait: Input should be greater than or equal to 0",
+            "sources[0].max_rate_limit_wait: must be at least 0.0 (got -1)",
         ),
         (
             {"history": "90"},
@@ -96,11 +96,17 @@ def problems(**extra: Any) -> list[str]:
         ),
         (
             {"work_items": "maybe"},
-            "sources[0].work_items: Input should be a valid boolean, unable to interpret input",
+            "sources[0].work_items: 'maybe' is not true or false",
         ),
         (
             {"base_url": "https://x"},
-            "sources[0].base_url: Extra inputs are not permitted; remove it or check its spelling",
+            "sources[0].base_url: unknown key; remove it (known here: name, type, enabled, "
+            "interval, team, app, url, token, groups, projects, exclude_projects, "
+            "include_subgroups, project_apps, project_teams, production_environments, "
+            "staging_environments, work_items, severity_labels, rollback_labels, hotfix_labels, "
+            "rollback_branches, hotfix_branches, work_item_projects, "
+            "max_first_deployment_commits, history, overlap, timeout, retries, backoff, "
+            "max_rate_limit_wait, min_rate_limit_remaining)",
         ),
     ],
 )
@@ -112,7 +118,7 @@ def test_a_missing_token_is_named() -> None:
     source = {"name": "gl", "type": "gitlab", "groups": ["acme"]}
     with pytest.raises(ConfigError) as info:
         load_settings(None, overrides={"sources": [source]})
-    assert info.value.problems == ["sources[0].token: Field required; add it"]
+    assert info.value.problems == ["sources[0].token: missing; add it"]
 
 
 def test_a_token_never_appears_in_an_error() -> None:

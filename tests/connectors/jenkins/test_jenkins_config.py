@@ -41,13 +41,13 @@ def test_example_config_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 PROBLEMS = {
     "no url": (
         {"url": None},
-        "sources[0].url: Field required; add it",
+        "sources[0].url: missing; add it",
     ),
     "url without scheme": (
         {"url": "ci.example.com"},
         "sources[0].url: 'ci.example.com' is not an http(s) URL, e.g. 'https://ci.example.com'",
     ),
-    "no token": ({"api_token": None}, "sources[0].api_token: Field required; add it"),
+    "no token": ({"api_token": None}, "sources[0].api_token: missing; add it"),
     "empty token": (
         {"api_token": " "},
         "sources[0].api_token: is empty: create an API token under the user's Security page and "
@@ -66,13 +66,12 @@ PROBLEMS = {
     ),
     "unknown environment": (
         {"deployments": [{"job": "a", "environment": "live"}]},
-        "sources[0].deployments[0].environment: Input should be 'production', 'staging', "
-        "'testing', 'development' or 'other'; use one of the values listed",
+        "sources[0].deployments[0].environment: 'live' is not allowed; use one of: "
+        "'production', 'staging', 'testing', 'development' or 'other'",
     ),
     "misspelt rule key": (
         {"deployments": [{"jobs": "a"}]},
-        "sources[0].deployments[0].jobs: Extra inputs are not permitted; remove it or check its "
-        "spelling",
+        "sources[0].deployments[0].jobs: unknown key; did you mean 'job'?",
     ),
     "bad job path": (
         {"jobs": ["payments//deploy"]},
@@ -89,7 +88,7 @@ PROBLEMS = {
     ),
     "page size too small": (
         {"page_size": 5},
-        "sources[0].page_size: Input should be greater than or equal to 10",
+        "sources[0].page_size: must be at least 10 (got 5)",
     ),
     "history not a duration": (
         {"history": "three months"},

@@ -30,8 +30,8 @@ def test_a_missing_token_and_services_are_named() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, overrides={"sources": [{"name": "pd", "type": "pagerduty"}]})
     assert info.value.problems == [
-        "sources[0].token: Field required; add it",
-        "sources[0].services: Field required; add it",
+        "sources[0].token: missing; add it",
+        "sources[0].services: missing; add it",
     ]
 
 
@@ -52,7 +52,7 @@ def test_a_missing_token_and_services_are_named() -> None:
         ),
         (
             {"services": {"PIJ90N7": {"teem": "x"}}},
-            "sources[0].services.PIJ90N7.teem: Extra inputs are not permitted; remove it",
+            "sources[0].services.PIJ90N7.teem: unknown key; did you mean 'team'?",
         ),
         ({"token": " "}, "sources[0].token: is empty: give a PagerDuty REST API key"),
         (
@@ -62,25 +62,28 @@ def test_a_missing_token_and_services_are_named() -> None:
         ({"slice": "30m"}, "sources[0].slice: must be at least 1h"),
         ({"history": "0d"}, "sources[0].history: must be longer than zero"),
         ({"urgencies": []}, "sources[0].urgencies: give high, low or both"),
-        ({"urgencies": ["urgent"]}, "sources[0].urgencies[0]: Input should be 'high' or 'low'"),
+        (
+            {"urgencies": ["urgent"]},
+            "sources[0].urgencies[0]: 'urgent' is not allowed; use one of: 'high' or 'low'",
+        ),
         (
             {"priorities": {"P1": "urgent"}},
-            "sources[0].priorities.P1: Input should be 'critical', 'high', 'medium', 'low' or "
-            "'unknown'; use one of the values listed",
+            "sources[0].priorities.P1: 'urgent' is not allowed; use one of: 'critical', 'high', "
+            "'medium', 'low' or 'unknown'",
         ),
         (
             {"urgency_severities": {"high": "big"}},
-            "sources[0].urgency_severities.high: Input should be 'critical'",
+            "sources[0].urgency_severities.high: 'big' is not allowed; use one of: 'critical'",
         ),
         (
             {"base_url": "api.pagerduty.com"},
             "sources[0].base_url: 'api.pagerduty.com' is not an http(s) URL: use "
             "https://api.pagerduty.com, or https://api.eu.pagerduty.com",
         ),
-        ({"page_size": 101}, "sources[0].page_size: Input should be less than or equal to 100"),
-        ({"max_rate_limit_wait": -1}, "sources[0].max_rate_limit_wait: Input should be greater"),
-        ({"retries": -1}, "sources[0].retries: Input should be greater than or equal to 0"),
-        ({"timeout": 0}, "sources[0].timeout: Input should be greater than 0"),
+        ({"page_size": 101}, "sources[0].page_size: must be at most 100 (got 101)"),
+        ({"max_rate_limit_wait": -1}, "sources[0].max_rate_limit_wait: must be at least 0"),
+        ({"retries": -1}, "sources[0].retries: must be at least 0 (got -1)"),
+        ({"timeout": 0}, "sources[0].timeout: must be more than 0"),
     ],
 )
 def test_config_refusals_name_the_key_and_the_fix(extra: dict[str, object], problem: str) -> None:
