@@ -102,6 +102,8 @@ def health_families(state: ServedState) -> Iterator[Metric]:
         put("streamgauge_sync_errors_total", [source], h.errors_total if h else 0)
         put("streamgauge_sync_records_total", [source], h.records_total if h else 0)
         put("streamgauge_sync_skipped_records_total", [source], h.skipped_total if h else 0)
+        for reason, count in h.skipped_by_reason if h else ():
+            put("streamgauge_sync_records_skipped_total", [source, reason], count)
         put("streamgauge_sync_api_calls_total", [source], h.api_calls_total if h else 0)
         if h is not None and h.rate_limit_remaining is not None:
             put("streamgauge_sync_rate_limit_remaining", [source], h.rate_limit_remaining)

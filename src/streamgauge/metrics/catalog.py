@@ -318,6 +318,12 @@ HEALTH: tuple[MetricDef, ...] = (
         "Malformed records the source's syncs skipped.",
     ),
     _d(
+        "streamgauge_sync_records_skipped_total",
+        "counter",
+        "source reason",
+        "Records the source's syncs skipped, by reason; `streamgauge skipped` lists them.",
+    ),
+    _d(
         "streamgauge_sync_api_calls_total",
         "counter",
         "source",
