@@ -16,7 +16,6 @@ from streamgauge.connectors.base import Connector, Page, RawRecord, Stream, Sync
 from streamgauge.connectors.file import FileConfig, FileConnector
 from streamgauge.model import Change, ChangeState, Record, make_id, to_json
 from streamgauge.store import Store
-from streamgauge.store.bounds import RecordLimits
 from streamgauge.sync import sync_source
 
 SYNCED = at(days=30)  # every good line's timestamps lie before the sync
@@ -258,6 +257,8 @@ def test_a_value_the_database_refuses_is_found_and_skipped(store: Store) -> None
     # With the integer bound lifted, 2^63 reaches the database: SQLite's driver and PostgreSQL
     # both refuse it. The page of 6 is split in halves (3 + 3), then the half holding it
     # (n = 2**63 is the 5th) again, down to that one record; the other 5 and the cursor land.
+    from streamgauge.store.bounds import RecordLimits
+
     loose = RecordLimits(min_int=-(2**80), max_int=2**80)
     numbers = [1, 2, 3, 4, 2**63, 6]
     outcome = sync_source(PayloadConnector([{"n": n} for n in numbers]), store, limits=loose)
