@@ -69,13 +69,15 @@ class RecordLimits:
 _SPECS: dict[str, tuple[FieldSpec, ...]] = {kind: field_specs(cls) for kind, cls in KINDS.items()}
 
 
-# Characters neither store keeps as they are: NUL (PostgreSQL text) and lone surrogates.
+# Characters neither store keeps as they are: NUL (PostgreSQL text) and lone surrogates. In a
+# raw payload only the surrogates matter: its JSON text writes a NUL as the escape \u0000.
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def bad_char(text: str) -> str | None:
+def bad_char(text: str, chars: re.Pattern[str] = _BAD_CHARS) -> str | None:
     """A description of the first character no store can keep, or None."""
-    found = _BAD_CHARS.search(text)
+    found = chars.search(text)
     if found is None:
         return None
     char = found.group()
@@ -96,13 +98,15 @@ def check_raw(raw: RawRecord, limits: RecordLimits) -> None:
     reaching Python's recursion limit.
     """
     _check_text("native id", raw.native_id, limits.max_id_bytes, as_bytes=True)
+    if raw.url is not None:
+        _check_text("url", raw.url, limits.max_string_chars)
     chars = 0
     stack: list[tuple[Any, int, str]] = [(raw.payload, 1, "payload")]
     while stack:
         value, depth, path = stack.pop()
         if isinstance(value, str):
             chars += len(value)
-            problem = bad_char(value)
+            problem = bad_char(value, _SURROGATES)
             if problem is not None:
                 raise OutOfBounds(SkipReason.INVALID_TEXT, f"{path}: {problem}")
         elif isinstance(value, dict | list | tuple):
@@ -114,7 +118,7 @@ def check_raw(raw: RawRecord, limits: RecordLimits) -> None:
                 for key, item in value.items():
                     key_text = str(key)
                     chars += len(key_text)
-                    problem = bad_char(key_text)
+                    problem = bad_char(key_text, _SURROGATES)
                     if problem is not None:
                         raise OutOfBounds(SkipReason.INVALID_TEXT, f"{path}: a key holds {problem}")
                     stack.append((item, depth + 1, f"{path}.{printable(key_text, 40)}"))
