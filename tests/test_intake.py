@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.builders import T0, at
 
 from streamgauge.config import Settings, SourceConfig
 from streamgauge.connectors.base import Connector, Page, RawRecord, Stream, SyncContext
 from streamgauge.connectors.file import FileConfig, FileConnector
+from streamgauge.exposition.collector import Exposition, ServedState
 from streamgauge.model import Change, ChangeState, Record, make_id, to_json
 from streamgauge.store import Store
+from streamgauge.store.bounds import SkipReason
 from streamgauge.sync import sync_source
 
 SYNCED = at(days=30)  # every good line's timestamps lie before the sync
@@ -283,3 +286,32 @@ def test_a_record_skipped_again_counts_again(store: Store) -> None:
     (health,) = store.health()
     assert health.skipped_by_reason == (("integer_range", 2),)
     assert health.skipped_total == 2
+
+
+def test_skips_are_exported_by_source_and_reason(store: Store, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    lines = [
+        POISONED["nul"][0],
+        POISONED["lone_surrogate"][0],
+        POISONED["integer_2_31"][0],
+        json.dumps(deployment(2)),
+    ]
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert sync_source(ci(feed), store, clock=lambda: SYNCED).ok
+    exposition = Exposition(ServedState(health=store.health(), sources=["ci"]))
+    text = exposition.rendered.text.decode()
+    samples = {
+        (s.labels["source"], s.labels["reason"]): s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "streamgauge_sync_records_skipped"
+        for s in family.samples
+        if s.name == "streamgauge_sync_records_skipped_total"
+    }
+    # NUL and lone surrogate are invalid_text (2), 2^31 an integer_range (1); every other
+    # reason is served at 0 from the start.
+    assert {k: v for k, v in samples.items() if v} == {
+        ("ci", "invalid_text"): 2.0,
+        ("ci", "integer_range"): 1.0,
+    }
+    assert {reason for _, reason in samples} == {r.value for r in SkipReason}
+    assert "# TYPE streamgauge_sync_records_skipped_total counter" in text
