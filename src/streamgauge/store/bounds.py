@@ -9,6 +9,7 @@ and names the field at fault instead of failing a whole page in the database.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,40 +95,61 @@ def printable(text: str, limit: int = 200) -> str:
 def check_raw(raw: RawRecord, limits: RecordLimits) -> None:
     """Raise :class:`OutOfBounds` when a raw payload cannot be stored the same on both stores.
 
-    The walk is iterative, so a payload nested far beyond the bound is refused without ever
-    reaching Python's recursion limit.
+    The nesting is measured first, by an iterative walk, so a payload nested far beyond the
+    bound is refused without ever reaching Python's recursion limit; the text checks then run
+    over the payload's JSON text at C speed, and name the field only when one fails.
     """
     _check_text("native id", raw.native_id, limits.max_id_bytes, as_bytes=True)
     if raw.url is not None:
         _check_text("url", raw.url, limits.max_string_chars)
-    chars = 0
-    stack: list[tuple[Any, int, str]] = [(raw.payload, 1, "payload")]
+    _check_depth(raw.payload, limits.max_depth)
+    try:
+        text = json.dumps(raw.payload, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise OutOfBounds(SkipReason.MALFORMED, f"payload: not JSON ({exc})") from None
+    if len(text) > limits.max_payload_chars:
+        raise OutOfBounds(
+            SkipReason.TOO_LARGE,
+            f"payload: {len(text)} characters of JSON, over {limits.max_payload_chars}",
+        )
+    if _SURROGATES.search(text) is not None:
+        raise OutOfBounds(SkipReason.INVALID_TEXT, _surrogate_in(raw.payload))
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _check_depth(payload: Any, max_depth: int) -> None:
+    stack: list[tuple[Any, int]] = [(payload, 1)]
     while stack:
-        value, depth, path = stack.pop()
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise OutOfBounds(
+                SkipReason.TOO_DEEP, f"payload: nested deeper than {max_depth} levels"
+            )
+        for item in value.values() if isinstance(value, dict) else value:
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1))
+
+
+def _surrogate_in(payload: Any) -> str:
+    """Where the first lone surrogate of a payload (of bounded depth) is, and which it is."""
+    stack: list[tuple[Any, str]] = [(payload, "payload")]
+    while stack:
+        value, path = stack.pop()
         if isinstance(value, str):
-            chars += len(value)
             problem = bad_char(value, _SURROGATES)
             if problem is not None:
-                raise OutOfBounds(SkipReason.INVALID_TEXT, f"{path}: {problem}")
-        elif isinstance(value, dict | list | tuple):
-            if depth > limits.max_depth:
-                raise OutOfBounds(
-                    SkipReason.TOO_DEEP, f"{path}: nested deeper than {limits.max_depth} levels"
-                )
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    key_text = str(key)
-                    chars += len(key_text)
-                    problem = bad_char(key_text, _SURROGATES)
-                    if problem is not None:
-                        raise OutOfBounds(SkipReason.INVALID_TEXT, f"{path}: a key holds {problem}")
-                    stack.append((item, depth + 1, f"{path}.{printable(key_text, 40)}"))
-            else:
-                stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
-        if chars > limits.max_payload_chars:
-            raise OutOfBounds(
-                SkipReason.TOO_LARGE, f"payload: over {limits.max_payload_chars} characters"
-            )
+                return f"{path}: {problem}"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                problem = bad_char(str(key), _SURROGATES)
+                if problem is not None:
+                    return f"{path}: a key holds {problem}"
+                stack.append((item, f"{path}.{printable(str(key), 40)}"))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+    return "payload: a lone surrogate"
 
 
 def check_record(record: Record, source: str, now: datetime, limits: RecordLimits) -> None:
@@ -161,7 +183,7 @@ def check_record(record: Record, source: str, now: datetime, limits: RecordLimit
                     SkipReason.TOO_LARGE, f"{spec.name}: over {limits.max_list_items} items"
                 )
             for i, item in enumerate(value):
-                _check_text(f"{spec.name}[{i}]", item, limits.max_string_chars)
+                _check_text(spec.name, item, limits.max_string_chars, index=i)
         elif spec.form == "int":
             if not limits.min_int <= value <= limits.max_int:
                 raise OutOfBounds(
@@ -182,9 +204,17 @@ def check_record(record: Record, source: str, now: datetime, limits: RecordLimit
         )
 
 
-def _check_text(name: str, value: str, limit: int, *, as_bytes: bool = False) -> None:
-    """A string field: a string, no character the stores refuse, within ``limit`` (characters;
-    UTF-8 bytes for an id, which also must not be empty)."""
+def _check_text(
+    field: str, value: str, limit: int, *, as_bytes: bool = False, index: int | None = None
+) -> None:
+    """A string field (item ``index`` of a list field): a string, no character the stores
+    refuse, within ``limit`` (characters; UTF-8 bytes for an id, which must not be empty)."""
+    # The usual case first, and fast: ASCII text (no surrogate; as many bytes as characters)
+    # without a NUL, within the limit, not an empty id.
+    fine = type(value) is str and value.isascii() and "\x00" not in value
+    if fine and len(value) <= limit and (value or not as_bytes):
+        return
+    name = field if index is None else f"{field}[{index}]"
     if not isinstance(value, str):
         raise OutOfBounds(SkipReason.MALFORMED, f"{name}: expected a string, got {value!r}")
     if as_bytes and not value:
