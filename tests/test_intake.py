@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 from tests.builders import T0, at
 
 from streamgauge.config import Settings, SourceConfig
@@ -315,3 +317,21 @@ def test_skips_are_exported_by_source_and_reason(store: Store, tmp_path: Path) -
     }
     assert {reason for _, reason in samples} == {r.value for r in SkipReason}
     assert "# TYPE streamgauge_sync_records_skipped_total counter" in text
+
+
+def test_a_failure_of_the_store_itself_is_not_blamed_on_a_record(
+    store: Store, store_url: str
+) -> None:
+    # A table gone from under the store: the database fails the write for every record alike.
+    # That is the store's fault: nothing is skipped, the cursor stays, the sync fails.
+    engine = create_engine(store_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql('DROP TABLE "change"')
+    engine.dispose()
+    outcome = sync_source(PayloadConnector([{"n": 1}, {"n": 2}]), store)
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert "none of it was kept" in outcome.error
+    assert outcome.skipped == 0
+    assert store.skipped() == []
+    assert store.get_cursor("src", "changes") is None
