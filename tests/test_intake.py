@@ -106,6 +106,8 @@ POISONED: dict[str, tuple[str, str]] = {
     # Stored as the demo source's, replacing a record of that source.
     "another_source": (json.dumps(deployment(1, source="demo")), "foreign_source"),
     "another_sources_id": (json.dumps(deployment(1, id="demo:deployment:1")), "invalid_id"),
+    # Decoded, parsed and stored whole: a 100 MB line held several copies of itself at once.
+    "line_over_8_mib": (json.dumps(deployment(1, original_result="x" * (8 << 20))), "too_large"),
 }
 
 
@@ -176,10 +178,10 @@ def test_sqlite_and_postgresql_keep_the_same_records_and_skips(
         "ci:deployment:3",
         "ci:work_item:4",
     ]
-    # The 13 poisoned lines (5 to 17), counted by hand from POISONED: too_deep 1 (nested),
+    # The 14 poisoned lines (5 to 18), counted by hand from POISONED: too_deep 1 (nested),
     # invalid_text 2 (surrogate, NUL), timestamp_range 2 (overflow, year 9999), integer_range 2
     # (2^63, 2^31), invalid_id 2 (3,000 bytes, another source's id), malformed 2 (null in a
-    # list, empty id), time_order 1, foreign_source 1.
+    # list, empty id), time_order 1, foreign_source 1, too_large 1.
     assert dict(by_reason) == {
         "foreign_source": 1,
         "integer_range": 2,
@@ -189,8 +191,9 @@ def test_sqlite_and_postgresql_keep_the_same_records_and_skips(
         "time_order": 1,
         "timestamp_range": 2,
         "too_deep": 1,
+        "too_large": 1,
     }
-    assert [where for where, _ in locations] == sorted(f"feed.jsonl:{n}" for n in range(5, 18))
+    assert [where for where, _ in locations] == sorted(f"feed.jsonl:{n}" for n in range(5, 19))
 
 
 # --- raw payloads from any connector -------------------------------------------------------

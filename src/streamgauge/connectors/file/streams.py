@@ -16,6 +16,7 @@ PAGE_SIZE = 1000
 INVALID = "_invalid_line"  # payload key of a line that is not a JSON object
 REASON = "_reason"  # payload key of the skip reason of an invalid line, when not `malformed`
 _CHUNK = 1 << 20
+MAX_LINE_BYTES = 8 << 20  # as large as a raw payload may be
 
 
 def parse_offsets(cursor: str | None) -> dict[str, int]:
@@ -51,6 +52,10 @@ def lines_before(path: Path, offset: int) -> int:
 
 def payload_of(line: bytes) -> dict[str, Any] | None:
     """The JSON object a line holds; a marked payload when it holds none; None when blank."""
+    if len(line) > MAX_LINE_BYTES:
+        # Refused before decoding and parsing, each of which would hold another copy of it.
+        error = f"a line of {len(line)} bytes, over {MAX_LINE_BYTES}"
+        return {INVALID: repr(line[:200]), "error": error, REASON: "too_large"}
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
