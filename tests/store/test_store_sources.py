@@ -4,6 +4,7 @@ and a store made before the scoping is upgraded to it with every record kept."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Column, Index, MetaData, Table, create_engine, inspect, make_url
@@ -14,6 +15,7 @@ from tests.store.store_peek import TablePeek
 from streamgauge.config import Settings
 from streamgauge.connectors.demo import DemoConfig, DemoConnector
 from streamgauge.connectors.file import FileConfig, FileConnector
+from streamgauge.linking import Links
 from streamgauge.model import KINDS, Deployment, Environment, RunResult, to_json
 from streamgauge.store import MIGRATIONS, Store
 from streamgauge.store.codec import RecordCodec
@@ -133,3 +135,40 @@ def test_a_version_1_store_is_keyed_by_source_after_the_upgrade(
     assert indexes == {"ix_deployment_source", "ix_deployment_seq"}
     versions = peek.rows("SELECT version FROM schema_version ORDER BY version")
     assert versions == [(1,), (2,)]
+
+
+def test_a_record_of_one_source_still_links_to_another_sources(
+    store: Store, tmp_path: Path
+) -> None:
+    demo_config = DemoConfig.model_validate(
+        {"name": "demo", "type": "demo", "days": 5, "teams": 1, "start": "2026-01-01T00:00:00Z"}
+    )
+    now = at(days=5)
+    assert sync_source(DemoConnector(demo_config, Settings()), store, clock=lambda: now).ok
+    deployments = list(store.iter_records("deployment"))
+    target = next(
+        d
+        for d in deployments
+        if isinstance(d, Deployment)
+        and d.environment is Environment.PRODUCTION
+        and d.result is RunResult.SUCCESS
+        and d.finished_at is not None
+    )
+    assert target.finished_at is not None
+    # An incident of the file source `pager` naming the demo deployment that caused it.
+    line = {
+        "kind": "incident",
+        "id": "pager:incident:1",
+        "key": "INC-1",
+        "app": target.app,
+        "opened_at": (target.finished_at + timedelta(hours=1)).isoformat(),
+        "deployment_id": target.id,
+    }
+    feed = tmp_path / "incidents.jsonl"
+    feed.write_text(json.dumps(line) + "\n")
+    pager = FileConfig.model_validate({"name": "pager", "type": "file", "path": feed})
+    outcome = sync_source(FileConnector(pager, Settings()), store, clock=lambda: now)
+    assert (outcome.ok, outcome.skipped, outcome.written.inserted) == (True, 0, 1)
+    links = Links.build(store.load_dataset(), incident_window=timedelta(days=1))
+    assert links.blame["pager:incident:1"] == target
+    assert "pager:incident:1" in links.blame_explicit
