@@ -168,10 +168,17 @@ def test_sqlite_and_postgresql_keep_the_same_records_and_skips(
             assert outcome.ok, outcome.error
             (health,) = store.health()
             locations = sorted((s.skip.location, s.skip.reason) for s in store.skipped())
-            seen.append((stored(store), health.skipped_by_reason, locations))
+            raws = {r.native_id: r.payload for r in store.iter_raw("ci")}
+            seen.append((stored(store), health.skipped_by_reason, locations, raws))
     on_sqlite, on_postgres = seen
     assert on_sqlite == on_postgres
-    records, by_reason, locations = on_sqlite
+    records, by_reason, locations, raws = on_sqlite
+    # Raw payloads are kept unless they themselves are out of bounds: only the lone surrogate
+    # (line 6) is. Lines the file source cannot parse (the 100,000-deep one, the one over
+    # 8 MiB) are kept as it marks them: their first characters and what is wrong.
+    assert sorted(raws) == sorted(f"feed.jsonl:{n}" for n in range(1, 19) if n != 6)
+    long_line = len(POISONED["line_over_8_mib"][0]) + 1  # with its newline; all ASCII
+    assert raws["feed.jsonl:18"]["error"] == f"a line of {long_line} bytes, over {8 << 20}"
     assert sorted(records) == [
         "ci:change:7",
         "ci:deployment:2",
