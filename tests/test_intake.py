@@ -4,6 +4,7 @@ SQLite and PostgreSQL end with exactly the same records."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -134,11 +135,14 @@ def stored(store: Store) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("case", sorted(POISONED))
 def test_a_poisoned_line_is_skipped_and_the_source_goes_on(
-    store: Store, tmp_path: Path, case: str
+    store: Store, tmp_path: Path, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     line, reason = POISONED[case]
     connector = ci(feed_with(tmp_path, line))
-    outcome = sync_source(connector, store, clock=lambda: SYNCED)
+    with caplog.at_level(logging.WARNING, logger="streamgauge.sync"):
+        outcome = sync_source(connector, store, clock=lambda: SYNCED)
+    (logged,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert logged.startswith(f"ci/records: skipped feed.jsonl:2 ({reason}): ")
     assert outcome.ok, outcome.error
     assert outcome.skipped == 1
     # The two good lines are stored, on SQLite and PostgreSQL alike.

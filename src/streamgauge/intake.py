@@ -1,5 +1,8 @@
-"""One page of a sync into the store: every raw record checked, normalized and bounded, and a
-write the database refuses retried without the record at fault, so no record blocks a source."""
+"""One page of a sync into the store: every raw record checked, normalized and bounded.
+
+A write the database refuses is retried without the record at fault, so that no record can
+block a source or its cursor.
+"""
 
 from __future__ import annotations
 
