@@ -1,4 +1,4 @@
-"""The command line as a user drives it: check-config, sync, report, unmapped."""
+"""The command line as a user drives it: check-config, sync, report, unmapped, skipped."""
 
 from __future__ import annotations
 
@@ -114,3 +114,46 @@ def test_a_refused_token_never_reaches_the_output(
     basic = base64.b64encode(f"{jira.email}:{secret}".encode()).decode()
     for form in (secret, basic):
         assert form not in captured.out + captured.err
+
+
+def test_skipped_lists_each_skipped_record_with_where_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "deploys.jsonl"
+    good = {
+        "kind": "deployment",
+        "id": "ci:deployment:1",
+        "environment": "production",
+        "started_at": "2026-01-02T10:00:00Z",
+        "result": "success",
+    }
+    feed.write_text(
+        json.dumps(good)
+        + "\n"
+        + json.dumps(good | {"id": "ci:deployment:2", "sha": "a\x00b"})
+        + "\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "streamgauge.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\nsources:\n  - {{name: ci, type: file, path: '{feed}'}}\n",
+        encoding="utf-8",
+    )
+    assert main(["skipped", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "no record was skipped\n"
+    assert main(["sync", "--config", str(config)]) == 0
+    assert "1 new, 0 changed, 0 unchanged, 1 skipped" in capsys.readouterr().out
+    assert main(["skipped", "--config", str(config), "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert (entry["source"], entry["location"], entry["reason"]) == (
+        "ci",
+        "deploys.jsonl:2",
+        "invalid_text",
+    )
+    assert entry["record_id"] == "ci:deployment:2"
+    assert entry["detail"] == "sha: a NUL character (U+0000) at position 1"
+    assert entry["times"] == 1
+    assert main(["skipped", "--config", str(config)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].startswith("ci           invalid_text         1  ")
+    assert table[1].endswith("deploys.jsonl:2: sha: a NUL character (U+0000) at position 1")

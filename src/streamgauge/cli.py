@@ -1,4 +1,5 @@
-"""The command line: serve, demo, sync, report, explain, check-config, backfill, healthcheck."""
+"""The command line: serve, demo, sync, report, explain, check-config, unmapped, jobs, skipped,
+backfill, healthcheck."""
 
 from __future__ import annotations
 
@@ -115,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     jobs.add_argument("--json", action="store_true", help="machine-readable output")
 
+    skipped = commands.add_parser(
+        "skipped",
+        parents=[common],
+        help="records syncs skipped, with where they came from and why",
+    )
+    skipped.add_argument("--source", help="only this source")
+    skipped.add_argument("--json", action="store_true", help="machine-readable output")
+
     backfill = commands.add_parser(
         "backfill",
         parents=[common],
@@ -201,6 +210,7 @@ def _run(args: argparse.Namespace) -> int:
         "check-config": cmd_check_config,
         "unmapped": cmd_unmapped,
         "jobs": cmd_jobs,
+        "skipped": cmd_skipped,
         "backfill": cmd_backfill,
         "healthcheck": cmd_healthcheck,
     }[args.command]
@@ -310,6 +320,43 @@ def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
         for reason, count in e.reasons.items():
             print(f"    {count:>6}  {reason}")
     print("deployments come from each source's `deployments` rules (see docs/jenkins.md)")
+    return 0
+
+
+def cmd_skipped(settings: Settings, args: argparse.Namespace) -> int:
+    from streamgauge.store import Store
+
+    with Store.open(settings.store_url) as store:
+        found = store.skipped(args.source)
+    if args.json:
+        rows = [
+            {
+                "source": s.source,
+                "stream": s.skip.stream,
+                "location": s.skip.location,
+                "record_id": s.skip.record_id,
+                "reason": s.skip.reason,
+                "detail": s.skip.detail,
+                "excerpt": s.skip.excerpt,
+                "first_seen_at": s.first_seen_at.isoformat(),
+                "last_seen_at": s.last_seen_at.isoformat(),
+                "times": s.times,
+            }
+            for s in found
+        ]
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+    elif not found:
+        print("no record was skipped")
+    else:
+        print(f"{'source':<12} {'reason':<16} {'times':>5}  {'last seen':<20} location: detail")
+        for s in found:
+            seen = s.last_seen_at.strftime("%Y-%m-%d %H:%M:%S")
+            print(
+                f"{s.source:<12} {s.skip.reason:<16} {s.times:>5}  {seen:<20} "
+                f"{s.skip.location}: {s.skip.detail}"
+            )
+        print("fix them at their source; a record sent again is stored by the next sync")
     return 0
 
 

@@ -263,7 +263,12 @@ KINDS: dict[str, type[Record]] = {cls.kind: cls for cls in MODEL_TYPES}
 
 
 class RecordError(ValueError):
-    """A record that does not fit the model; the message names the field."""
+    """A record that does not fit the model; the message names the field, ``reason`` the kind
+    of fault it is counted under when skipped."""
+
+    def __init__(self, message: str, *, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def to_json(record: Record) -> dict[str, Any]:
@@ -310,11 +315,20 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
             raise RecordError(f"{name}: {exc}") from None
         if parsed.tzinfo is None:
             raise RecordError(f"{name}: timestamp {value!r} needs a time zone (e.g. 'Z')")
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise RecordError(
+                f"{name}: timestamp {value!r} lies outside years 1-9999 in UTC",
+                reason="timestamp_range",
+            ) from None
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise RecordError(f"{name}: expected a list, got {value!r}")
-        return tuple(str(v) for v in value)
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise RecordError(f"{name}[{i}]: expected a string, got {item!r}")
+        return tuple(value)
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         try:
             return hint(value)
@@ -332,6 +346,8 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise RecordError(f"{name}: expected a string, got {value!r}")
+        if name == "id" and not value:
+            raise RecordError("id: must not be empty")
         return value
     return value
 

@@ -14,16 +14,18 @@ from streamgauge.connectors.base import (
     FatalError,
     RateLimited,
     RetriableError,
-    SkippableRecord,
     SyncContext,
     system_clock,
 )
+from streamgauge.intake import prepare, write_page
 from streamgauge.logs import redact, secrets_of
-from streamgauge.model import Record
 from streamgauge.store import Store, StoreError
+from streamgauge.store.bounds import RecordLimits
 from streamgauge.store.types import SyncRun, WriteResult
 
 log = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = RecordLimits()
 
 # Called after each stored page: (stream name, records stored so far in this sync).
 Progress = Callable[[str, int], None]
@@ -61,12 +63,15 @@ def sync_source(
     clock: Clock = system_clock,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    limits: RecordLimits = DEFAULT_LIMITS,
 ) -> SyncOutcome:
     """Sync every stream of ``connector`` into ``store``.
 
     Each page is written with its cursor in one transaction, so a crash at any point leaves the
     store at the end of a whole page and the next sync resumes from there; overlapping reads are
     harmless because writes are idempotent upserts. ``stop`` ends the sync between two pages.
+    Every record is checked against ``limits`` first; one outside them, or one the database
+    refuses, is skipped, counted by reason and kept for ``streamgauge skipped``.
     """
     source = connector.name
     secrets = list(secrets_of(connector.config))
@@ -82,27 +87,31 @@ def sync_source(
             if stop is not None and stop.is_set():
                 break
             for page in stream.read(cursor, ctx):
-                records: list[Record] = []
-                for raw in page.raws:
-                    try:
-                        records.extend(connector.normalize(raw))
-                    except SkippableRecord as exc:
-                        ctx.stats.skipped += 1
-                        log.warning(
-                            "%s/%s: skipped record %s: %s", source, stream.name, raw.native_id, exc
-                        )
+                prepared = prepare(connector, page.raws, now=started_at, limits=limits)
+                for skip in prepared.skips:
+                    log.warning(
+                        "%s/%s: skipped %s (%s): %s",
+                        source,
+                        stream.name,
+                        skip.location,
+                        skip.reason,
+                        skip.detail,
+                    )
                 if page.cursor is not None and page.cursor != cursor:
                     cursor = page.cursor
                     new_cursor: str | None = cursor
                 else:
                     new_cursor = None
-                written += store.write_batch(
+                page_written, refused = write_page(
+                    store,
                     source=source,
                     stream=stream.name,
-                    raws=page.raws,
-                    records=records,
+                    units=prepared.units,
+                    skips=prepared.skips,
                     cursor=new_cursor,
                 )
+                written += page_written
+                ctx.stats.skipped += len(prepared.skips) + len(refused)
                 if progress is not None:
                     progress(stream.name, written.changed + written.unchanged)
                 if stop is not None and stop.is_set():

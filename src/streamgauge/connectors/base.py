@@ -54,7 +54,15 @@ class RateLimited(RetriableError):
 
 
 class SkippableRecord(ConnectorError):
-    """One malformed record: count it, log it, go on."""
+    """One malformed record: count it, log it, go on.
+
+    ``reason`` is the label it is counted under (``malformed`` unless the connector knows more,
+    e.g. ``too_deep`` for JSON nested beyond what can be parsed).
+    """
+
+    def __init__(self, message: str, *, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PaginationLoop(FatalError):

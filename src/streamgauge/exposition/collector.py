@@ -23,6 +23,7 @@ from prometheus_client.utils import floatToGoString
 from streamgauge import __version__
 from streamgauge.metrics.catalog import COMPUTED, HEALTH, MetricDef
 from streamgauge.metrics.snapshot import HistogramSample, Sample, Snapshot
+from streamgauge.store.bounds import SkipReason
 from streamgauge.store.types import SourceHealth
 
 
@@ -102,6 +103,10 @@ def health_families(state: ServedState) -> Iterator[Metric]:
         put("streamgauge_sync_errors_total", [source], h.errors_total if h else 0)
         put("streamgauge_sync_records_total", [source], h.records_total if h else 0)
         put("streamgauge_sync_skipped_records_total", [source], h.skipped_total if h else 0)
+        # Every reason from the start, at 0 until it happens: increase() then sees the first skip.
+        skipped = dict.fromkeys(SkipReason, 0) | dict(h.skipped_by_reason if h else ())
+        for reason, count in sorted(skipped.items()):
+            put("streamgauge_sync_records_skipped_total", [source, reason], count)
         put("streamgauge_sync_api_calls_total", [source], h.api_calls_total if h else 0)
         if h is not None and h.rate_limit_remaining is not None:
             put("streamgauge_sync_rate_limit_remaining", [source], h.rate_limit_remaining)

@@ -315,7 +315,13 @@ HEALTH: tuple[MetricDef, ...] = (
         "streamgauge_sync_skipped_records_total",
         "counter",
         "source",
-        "Malformed records the source's syncs skipped.",
+        "Records the source's syncs skipped, every reason together.",
+    ),
+    _d(
+        "streamgauge_sync_records_skipped_total",
+        "counter",
+        "source reason",
+        "Records the source's syncs skipped, by reason; `streamgauge skipped` lists them.",
     ),
     _d(
         "streamgauge_sync_api_calls_total",

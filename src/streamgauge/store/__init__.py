@@ -2,11 +2,22 @@
 
 from streamgauge.store.migrations import MIGRATIONS, Migration
 from streamgauge.store.store import Store
-from streamgauge.store.types import SourceHealth, StoreError, SyncRun, WriteResult
+from streamgauge.store.types import (
+    RecordRefused,
+    Skip,
+    SkippedRecord,
+    SourceHealth,
+    StoreError,
+    SyncRun,
+    WriteResult,
+)
 
 __all__ = [
     "MIGRATIONS",
     "Migration",
+    "RecordRefused",
+    "Skip",
+    "SkippedRecord",
     "SourceHealth",
     "Store",
     "StoreError",

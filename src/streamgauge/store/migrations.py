@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select
 
 from streamgauge.store.codec import to_micros
 from streamgauge.store.engine import WRITE_OPTION
@@ -41,8 +41,32 @@ def _create_tables(connection: Connection, schema: Schema) -> None:
     schema.metadata.create_all(connection)
 
 
+def _key_by_source(connection: Connection, schema: Schema) -> None:
+    """Version 1 keyed model records by id alone; key them by id and source, and add the table
+    of skipped records."""
+    for kind, table in schema.models.items():
+        if connection.dialect.name == "postgresql":
+            name = inspect(connection).get_pk_constraint(kind)["name"]
+            connection.exec_driver_sql(f'ALTER TABLE "{kind}" DROP CONSTRAINT "{name}"')
+            connection.exec_driver_sql(f'ALTER TABLE "{kind}" ADD PRIMARY KEY (id, source)')
+            continue
+        # SQLite cannot change a primary key in place: copy the rows into a new table.
+        old = f"{kind}_by_id"
+        connection.exec_driver_sql(f'ALTER TABLE "{kind}" RENAME TO "{old}"')
+        for index in table.indexes:
+            connection.exec_driver_sql(f'DROP INDEX "{index.name}"')
+        table.create(connection)
+        previous = Table(old, MetaData(), autoload_with=connection)
+        names = [c.name for c in table.columns]
+        copy = select(*(previous.c[name] for name in names))
+        connection.execute(table.insert().from_select(names, copy))
+        previous.drop(connection)
+    schema.skipped_records.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw records, model tables, cursors, sync runs, snapshots", _create_tables),
+    Migration(2, "model records keyed by source and id; skipped records", _key_by_source),
 )
 
 

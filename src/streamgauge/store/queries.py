@@ -12,7 +12,7 @@ from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import Record
 from streamgauge.store.codec import LoadPools, RecordCodec, dump_json, from_micros, to_micros
 from streamgauge.store.schema import Schema
-from streamgauge.store.types import SourceHealth, SyncRun
+from streamgauge.store.types import Skip, SkippedRecord, SourceHealth, SyncRun
 
 # Rows fetched per round trip when loading whole tables.
 _FETCH_ROWS = 5000
@@ -104,6 +104,15 @@ def health(connection: Connection, schema: Schema) -> list[SourceHealth]:
             runs.c.id.in_(sorted(wanted))
         )
         details = {run_id: (budget, error) for run_id, budget, error in connection.execute(query)}
+    by_reason: dict[str, list[tuple[str, int]]] = {}
+    skipped = schema.skipped_records
+    per_reason = (
+        select(skipped.c.source, skipped.c.reason, func.sum(skipped.c.times))
+        .group_by(skipped.c.source, skipped.c.reason)
+        .order_by(skipped.c.source, skipped.c.reason)
+    )
+    for source, reason, times in connection.execute(per_reason):
+        by_reason.setdefault(source, []).append((reason, int(times)))
     return [
         SourceHealth(
             source=source,
@@ -114,8 +123,38 @@ def health(connection: Connection, schema: Schema) -> list[SourceHealth]:
             api_calls_total=int(calls),
             rate_limit_remaining=details[newest][0],
             last_error=details[error_id][1] if error_id is not None else None,
+            skipped_by_reason=tuple(by_reason.get(source, ())),
         )
         for source, last_ok, errors, records, skipped, calls, newest, error_id in rows
+    ]
+
+
+def skipped_records(
+    connection: Connection, schema: Schema, source: str | None
+) -> list[SkippedRecord]:
+    """Kept skipped records, newest first (then by source and location)."""
+    table = schema.skipped_records
+    query = select(table).order_by(
+        table.c.last_seen_at.desc(), table.c.source, table.c.location, table.c.reason
+    )
+    if source is not None:
+        query = query.where(table.c.source == source)
+    return [
+        SkippedRecord(
+            source=row.source,
+            skip=Skip(
+                stream=row.stream,
+                location=row.location,
+                reason=row.reason,
+                detail=row.detail,
+                record_id=row.record_id,
+                excerpt=row.excerpt,
+            ),
+            first_seen_at=from_micros(row.first_seen_at),
+            last_seen_at=from_micros(row.last_seen_at),
+            times=int(row.times),
+        )
+        for row in connection.execute(query)
     ]
 
 

@@ -98,6 +98,24 @@ class Schema:
             Column("value", Text, nullable=False),
             Column("updated_at", BigInteger, nullable=False),
         )
+        # Records a sync skipped, one row per skipped record (by source and `key`, a digest of
+        # where it came from and why), kept for `streamgauge skipped`. Every text is escaped and
+        # cut short first: what failed to be stored must not fail again here.
+        self.skipped_records = Table(
+            "skipped_records",
+            md,
+            Column("source", Text, primary_key=True),
+            Column("key", Text, primary_key=True),
+            Column("stream", Text, nullable=False),
+            Column("location", Text, nullable=False),
+            Column("record_id", Text),
+            Column("reason", Text, nullable=False),
+            Column("detail", Text, nullable=False),
+            Column("excerpt", Text),
+            Column("first_seen_at", BigInteger, nullable=False),
+            Column("last_seen_at", BigInteger, nullable=False),
+            Column("times", BigInteger, nullable=False),
+        )
         self.sync_runs = Table(
             "sync_runs",
             md,
@@ -137,11 +155,12 @@ class Schema:
         )
 
     def _model_table(self, kind: str) -> Table:
+        # Keyed by source and id: a record of one source never takes the place of another's.
         columns = [
             Column(
                 s.name,
                 _COLUMN_TYPES[s.form],
-                primary_key=s.name == "id",
+                primary_key=s.name in ("source", "id"),
                 nullable=s.nullable,
             )
             for s in self.specs[kind]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, Select, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
@@ -25,15 +26,40 @@ from streamgauge.store.engine import (
     parse_url,
     sqlite_lock_timeout,
 )
-from streamgauge.store.failures import cause
+from streamgauge.store.failures import cause, reason
 from streamgauge.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from streamgauge.store.schema import Schema
-from streamgauge.store.types import SourceHealth, StoreError, SyncRun, WriteResult
-from streamgauge.store.writes import write_cursor, write_raws, write_records
+from streamgauge.store.types import (
+    RecordRefused,
+    Skip,
+    SkippedRecord,
+    SourceHealth,
+    StoreError,
+    SyncRun,
+    WriteResult,
+)
+from streamgauge.store.writes import write_cursor, write_raws, write_records, write_skips
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+# SQLSTATE classes of a value PostgreSQL refuses: data exceptions (22: out of range, bad
+# encoding, NUL in text), integrity violations (23) and a program limit (54000: an index row
+# too large). Anything else (disk full, connection lost, locks) is the store's, not a record's.
+_REFUSED_SQLSTATES = ("22", "23", "54000")
+
+
+def _refuses_a_value(exc: SQLAlchemyError) -> bool:
+    """Whether the database refused a value of the batch rather than failed itself."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    cause = exc.orig if isinstance(exc, DBAPIError) else getattr(exc, "orig", None)
+    if isinstance(cause, UnicodeError | OverflowError | ValueError | sqlite3.DataError):
+        return True
+    sqlstate = getattr(cause, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SQLSTATES)
 
 
 @contextmanager
@@ -153,14 +179,35 @@ class Store:
         raws: Sequence[RawRecord],
         records: Sequence[Record],
         cursor: str | None,
+        skips: Sequence[Skip] = (),
     ) -> WriteResult:
-        """Raws, model records and the cursor in one transaction: all of it is kept or none."""
+        """Raws, model records, the skipped records they came with and the cursor in one
+        transaction: all of it is kept or none."""
         what = f"writing a batch of {source}/{stream} (none of it was kept)"
-        with self._writing(what) as connection:
-            write_raws(connection, self._schema, source, raws)
-            result = write_records(connection, self._schema, self._codecs, records)
-            if cursor is not None:
-                write_cursor(connection, self._schema, source, stream, cursor, self._clock())
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(**{WRITE_OPTION: True})
+                with connection.begin():
+                    write_raws(connection, self._schema, source, raws)
+                    result = write_records(connection, self._schema, self._codecs, records)
+                    write_skips(connection, self._schema, source, skips, self._clock())
+                    if cursor is not None:
+                        write_cursor(
+                            connection, self._schema, source, stream, cursor, self._clock()
+                        )
+        except (UnicodeError, OverflowError, RecursionError) as exc:
+            # Raised by the driver while binding a value, before the database saw the batch.
+            raise RecordRefused(
+                f"writing a batch of {source}/{stream} failed and none of it was kept: "
+                f"a value cannot be stored ({type(exc).__name__})"
+            ) from exc
+        except SQLAlchemyError as exc:
+            if _refuses_a_value(exc):
+                raise RecordRefused(
+                    f"writing a batch of {source}/{stream} failed and none of it was kept: "
+                    f"{reason(exc)}"
+                ) from exc
+            raise self._failed(exc, what) from None
         return result
 
     def record_sync(self, run: SyncRun) -> None:
@@ -262,6 +309,11 @@ class Store:
         """Per source, from the whole sync log, sorted by source."""
         with self._reading() as connection:
             return queries.health(connection, self._schema)
+
+    def skipped(self, source: str | None = None) -> list[SkippedRecord]:
+        """Records syncs skipped (optionally of one source), the most recently seen first."""
+        with self._reading() as connection:
+            return queries.skipped_records(connection, self._schema, source)
 
     def latest_snapshot(self) -> Snapshot | None:
         with self._reading() as connection:

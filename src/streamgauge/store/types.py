@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,7 +54,43 @@ class SourceHealth:
     api_calls_total: int
     rate_limit_remaining: int | None
     last_error: str | None
+    # Skipped records by reason, over the whole history: (reason, count), sorted by reason.
+    skipped_by_reason: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A record a sync skipped, as the store keeps it; every text already escaped and short."""
+
+    stream: str
+    location: str  # where it came from: the native id, and the URL when there is one
+    reason: str
+    detail: str  # what is wrong, naming the field
+    record_id: str | None = None
+    excerpt: str | None = None  # the start of the payload or record, for a look
+
+    @property
+    def key(self) -> str:
+        """Tells one skipped record from another: where it came from and why."""
+        text = "\n".join((self.stream, self.location, self.record_id or "", self.reason))
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    """A kept skipped record, with when it was first and last seen and how often."""
+
+    source: str
+    skip: Skip
+    first_seen_at: datetime
+    last_seen_at: datetime
+    times: int
 
 
 class StoreError(Exception):
     """The store cannot do what was asked: unreachable, unsupported, or a data file from the future."""
+
+
+class RecordRefused(StoreError):
+    """The database refused what a batch holds (a value it cannot keep), not the batch itself:
+    the same batch without the record at fault can be written."""

@@ -15,7 +15,7 @@ from streamgauge.connectors.base import RawRecord
 from streamgauge.model import Record
 from streamgauge.store.codec import RecordCodec, dump_json, to_micros
 from streamgauge.store.schema import Schema
-from streamgauge.store.types import StoreError, WriteResult
+from streamgauge.store.types import RecordRefused, Skip, StoreError, WriteResult
 
 # Ids per `IN (...)` lookup: well under SQLite's oldest parameter limit (999).
 _LOOKUP_CHUNK = 500
@@ -58,8 +58,8 @@ def write_raws(
     for raw in raws:  # the last copy of a payload in a batch wins
         try:
             payload = dump_json(raw.payload)
-        except (TypeError, ValueError) as exc:
-            raise StoreError(
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise RecordRefused(
                 f"raw payload {source}/{raw.stream}/{raw.native_id} is not JSON: {exc}"
             ) from None
         rows[(raw.stream, raw.native_id)] = {
@@ -93,21 +93,25 @@ def write_records(
     codecs: dict[str, RecordCodec],
     records: Sequence[Record],
 ) -> WriteResult:
-    """Insert new records, rewrite changed ones, leave identical ones untouched."""
-    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    """Insert new records, rewrite changed ones, leave identical ones untouched.
+
+    A record is found by its source and id together, so one source's record never rewrites
+    another source's, whatever ids they carry.
+    """
+    by_kind: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for record in records:
         codec = codecs.get(record.kind)
         if codec is None or type(record) is not codec.cls:
             raise StoreError(f"{record.id}: {type(record).__name__} is not a stored model kind")
-        by_kind.setdefault(record.kind, {})[record.id] = codec.encode(record)
+        by_kind.setdefault(record.kind, {})[(record.source, record.id)] = codec.encode(record)
 
     plans: list[_KindPlan] = []
     unchanged = 0
     for kind, rows in by_kind.items():
         plan = _KindPlan(schema.models[kind])
         stored = _stored_digests(connection, plan.table, list(rows))
-        for record_id, row in rows.items():
-            old = stored.get(record_id)
+        for key, row in rows.items():
+            old = stored.get(key)
             if old is None:
                 plan.inserts.append(row)
             elif old != row["digest"]:
@@ -131,11 +135,21 @@ def write_records(
     return WriteResult(inserted=inserted, updated=updated, unchanged=unchanged)
 
 
-def _stored_digests(connection: Connection, table: Table, ids: Sequence[str]) -> dict[str, str]:
-    stored: dict[str, str] = {}
-    for chunk in _chunks(ids, _LOOKUP_CHUNK):
-        query = select(table.c.id, table.c.digest).where(table.c.id.in_(chunk))
-        stored.update((record_id, old) for record_id, old in connection.execute(query))
+def _stored_digests(
+    connection: Connection, table: Table, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    ids_of: dict[str, list[str]] = {}
+    for source, record_id in keys:
+        ids_of.setdefault(source, []).append(record_id)
+    stored: dict[tuple[str, str], str] = {}
+    for source, ids in ids_of.items():
+        for chunk in _chunks(ids, _LOOKUP_CHUNK):
+            query = select(table.c.id, table.c.digest).where(
+                table.c.source == source, table.c.id.in_(chunk)
+            )
+            stored.update(
+                ((source, record_id), old) for record_id, old in connection.execute(query)
+            )
     return stored
 
 
@@ -153,10 +167,55 @@ def _take_seq(connection: Connection, schema: Schema, count: int) -> int:
 
 
 def _update_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    # The SET clause comes from the parameter keys; the id is matched, never rewritten.
-    statement = table.update().where(table.c.id == bindparam("b_id"))
-    params = [{k: v for k, v in row.items() if k != "id"} | {"b_id": row["id"]} for row in rows]
+    # The SET clause comes from the parameter keys; the key is matched, never rewritten.
+    statement = table.update().where(
+        table.c.id == bindparam("b_id"), table.c.source == bindparam("b_source")
+    )
+    params = [
+        {k: v for k, v in row.items() if k not in ("id", "source")}
+        | {"b_id": row["id"], "b_source": row["source"]}
+        for row in rows
+    ]
     connection.execute(statement, params)
+
+
+def write_skips(
+    connection: Connection, schema: Schema, source: str, skips: Sequence[Skip], now: datetime
+) -> None:
+    """Keep skipped records for inspection; one seen again counts once more."""
+    if not skips:
+        return
+    rows: dict[str, dict[str, Any]] = {}
+    for skip in skips:
+        row = rows.get(skip.key)
+        if row is not None:
+            row["times"] += 1
+            continue
+        rows[skip.key] = {
+            "source": source,
+            "key": skip.key,
+            "stream": skip.stream,
+            "location": skip.location,
+            "record_id": skip.record_id,
+            "reason": skip.reason,
+            "detail": skip.detail,
+            "excerpt": skip.excerpt,
+            "first_seen_at": to_micros(now),
+            "last_seen_at": to_micros(now),
+            "times": 1,
+        }
+    table = schema.skipped_records
+    insert: Any = _upsert(table, connection.dialect.name)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.source, table.c.key],
+        set_={
+            "detail": insert.excluded.detail,
+            "excerpt": insert.excluded.excerpt,
+            "last_seen_at": insert.excluded.last_seen_at,
+            "times": table.c.times + insert.excluded.times,
+        },
+    )
+    connection.execute(statement, list(rows.values()))
 
 
 def write_cursor(

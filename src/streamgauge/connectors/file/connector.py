@@ -18,7 +18,12 @@ from streamgauge.connectors.base import (
     Stream,
     system_clock,
 )
-from streamgauge.connectors.file.streams import DEFAULT_MAX_LINE_BYTES, INVALID, JsonLinesStream
+from streamgauge.connectors.file.streams import (
+    DEFAULT_MAX_LINE_BYTES,
+    INVALID,
+    REASON,
+    JsonLinesStream,
+)
 from streamgauge.model import Record, RecordError, from_json
 
 
@@ -56,12 +61,17 @@ class FileConnector(Connector):
         """
         where = raw.native_id
         if INVALID in raw.payload:
-            raise SkippableRecord(f"{where}: {raw.payload.get('error', 'not a record')}")
+            raise SkippableRecord(
+                f"{where}: {raw.payload.get('error', 'not a record')}",
+                reason=str(raw.payload.get(REASON, "malformed")),
+            )
         data = dict(raw.payload)
         data.setdefault("source", self.name)
         try:
             record = from_json(data)
-        except (RecordError, ValueError, TypeError) as exc:
+        except RecordError as exc:
+            raise SkippableRecord(f"{where}: {exc}", reason=exc.reason) from None
+        except (ValueError, TypeError, OverflowError) as exc:
             raise SkippableRecord(f"{where}: {exc}") from None
         if record.team is None or record.app is None:
             team, app = self.settings.resolve(

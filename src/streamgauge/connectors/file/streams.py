@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
 INVALID = "_invalid_line"  # payload key of a line that is not a JSON object
+REASON = "_reason"  # payload key of the skip reason of an invalid line, when not `malformed`
 _CHUNK = 1 << 20
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 
@@ -54,6 +55,8 @@ def payload_of(line: bytes) -> dict[str, Any] | None:
         data = json.loads(text)
     except ValueError as exc:
         return {INVALID: text[:1000], "error": f"not JSON ({exc})"}
+    except RecursionError:
+        return {INVALID: text[:1000], "error": "nested too deeply to parse", REASON: "too_deep"}
     if not isinstance(data, dict):
         return {INVALID: text[:1000], "error": "not a JSON object"}
     return data
@@ -239,4 +242,5 @@ class _Reader:
         return size, {
             INVALID: repr(start),
             "error": f"line of {size} bytes is longer than max_line_bytes ({limit}); skipped",
+            REASON: "too_large",
         }
