@@ -166,8 +166,8 @@ def test_an_unreachable_store_is_a_sentence(tmp_path: Path) -> None:
         "store: {url: 'postgresql+psycopg://nobody:hunter22@127.0.0.1:9/none'}\n", encoding="utf-8"
     )
     result = run("report", "--config", str(config))
-    assert result.returncode == 1
-    assert result.stderr.startswith("streamgauge report failed: cannot open the store at ")
+    assert result.returncode == 3
+    assert result.stderr.startswith("store: cannot open the store at ")
     assert "Connection refused" in result.stderr
     assert "hunter22" not in result.stderr
     assert_no_traceback(result)

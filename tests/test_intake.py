@@ -182,7 +182,9 @@ def test_sqlite_and_postgresql_keep_the_same_records_and_skips(
     # 8 MiB) are kept as it marks them: their first characters and what is wrong.
     assert sorted(raws) == sorted(f"feed.jsonl:{n}" for n in range(1, 19) if n != 6)
     long_line = len(POISONED["line_over_8_mib"][0]) + 1  # with its newline; all ASCII
-    assert raws["feed.jsonl:18"]["error"] == f"a line of {long_line} bytes, over {8 << 20}"
+    assert raws["feed.jsonl:18"]["error"] == (
+        f"line of {long_line} bytes is longer than max_line_bytes ({1 << 20}); skipped"
+    )
     assert sorted(records) == [
         "ci:change:7",
         "ci:deployment:2",

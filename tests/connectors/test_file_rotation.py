@@ -31,7 +31,7 @@ def line(n: int) -> str:
         json.dumps(
             {
                 "kind": "deployment",
-                "id": f"ci:deployment:{n}",
+                "id": f"files:deployment:{n}",
                 "environment": "production",
                 "app": "checkout",
                 "started_at": f"2026-01-01T{n % 24:02d}:00:00Z",
@@ -264,8 +264,8 @@ def test_a_line_over_the_limit_is_skipped_without_being_held_in_memory(feed: Pat
         f"deploys.jsonl:2: line of {size} bytes is longer than max_line_bytes (1048576); skipped"
     )
     assert [r.id for raw in (raws[0], raws[2]) for r in source.normalize(raw)] == [
-        "ci:deployment:1",
-        "ci:deployment:2",
+        "files:deployment:1",
+        "files:deployment:2",
     ]
 
 
@@ -314,7 +314,7 @@ def test_a_rotation_read_page_by_page_resumes_after_a_cut(feed: Path, tmp_path: 
     )
     synced.sync()
     stored = synced.records()
-    assert sorted(stored) == sorted(f"ci:deployment:{n}" for n in [*range(1, 1503), 2000, 2001])
+    assert sorted(stored) == sorted(f"files:deployment:{n}" for n in [*range(1, 1503), 2000, 2001])
     # lines 3-1002 came in the cut page; 1003-1502 of the old file and the new two remain
     assert synced.outcomes[-1].written.inserted == 500 + 2
     synced.close()
