@@ -23,6 +23,8 @@ log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
 EXIT_SYNC_FAILED = 1
+# `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
+STOP_JOBS_WITHIN = 3.0
 
 
 def embedded_demo_config() -> Path:
@@ -289,8 +291,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = Scheduler(app)
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        if app.stop.is_set():
+            return  # already stopping; the first signal's stop is bounded
         log.info("signal %d: stopping", signum)
-        app.stop.set()
+        app.stop.set()  # every sync ends at its next page or wait between retries
         stop_server(server)
 
     signal.signal(signal.SIGTERM, stop)
@@ -305,7 +309,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         server.run()
     finally:
-        scheduler.shutdown()
+        # Bounded: a job still running then (a slow request, a long computation) is left to
+        # end with the process; each store write is one transaction, so nothing is half-kept.
+        scheduler.shutdown(timeout=STOP_JOBS_WITHIN)
         app.close()
         log.info("stopped")
     return 0

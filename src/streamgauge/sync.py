@@ -15,12 +15,14 @@ from streamgauge.connectors.base import (
     RateLimited,
     RetriableError,
     SkippableRecord,
+    Stopped,
     SyncContext,
     system_clock,
 )
 from streamgauge.logs import redact, secrets_of
 from streamgauge.model import Record
 from streamgauge.store import Store
+from streamgauge.store.faults import store_reason
 from streamgauge.store.types import SyncRun, WriteResult
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,45 @@ class SyncOutcome:
     error: str | None = None
     fatal: bool = False
     paused_until: datetime | None = None  # the API budget is spent until then
+    reason: str | None = None  # why it failed, one word of FAILURE_REASONS
+    stopped: bool = False  # the process stopped it part-way; nothing of it is in the sync log
 
     @property
     def changed(self) -> bool:
         return self.written.changed > 0
 
 
-def _describe(exc: BaseException, secrets: Sequence[str]) -> str:
+# Why a sync failed, as the `reason` label of streamgauge_sync_failures_total: a bounded set.
+FAILURE_REASONS = (
+    "rate_limited",  # the API budget is spent: the source pauses until its reset
+    "refused",  # bad credentials, missing scope, a project or API that does not exist
+    "api",  # the tool kept failing (5xx, time-outs, cut-off answers) after every retry
+    "store_full",
+    "store_locked",
+    "store_corrupt",
+    "store_read_only",
+    "store_unreachable",
+    "store_io",
+    "store",  # any other store failure
+    "error",  # anything else: a bug, named with its traceback in the log
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The reason label of a failed sync."""
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, FatalError):
+        return "refused"
+    found = store_reason(exc)
+    if found is not None:
+        return found
+    if isinstance(exc, RetriableError):
+        return "api"
+    return "error"
+
+
+def describe_error(exc: BaseException, secrets: Sequence[str]) -> str:
     """The error as stored in the sync log and printed: any secret of the source masked, since
     an exception from a client library may quote a request's headers."""
     text = str(exc) or type(exc).__name__
@@ -76,6 +110,8 @@ def sync_source(
     error: str | None = None
     fatal = False
     paused_until: datetime | None = None
+    reason: str | None = None
+    stopped = False
     try:
         for stream in connector.streams():
             cursor = store.get_cursor(source, stream.name)
@@ -107,33 +143,49 @@ def sync_source(
                     progress(stream.name, written.changed + written.unchanged)
                 if stop is not None and stop.is_set():
                     log.info("%s: stopping after stream %s page", source, stream.name)
+                    stopped = True
                     break
+            if stopped:
+                break
             ctx.cursors = store.cursors(source)
+    except Stopped:
+        stopped = True
+        log.info("%s: stopping in a wait between retries; the stored pages are kept", source)
     except RateLimited as exc:
-        paused_until = exc.reset_at
-        error = _describe(exc, secrets)
+        paused_until, reason = exc.reset_at, "rate_limited"
+        error = describe_error(exc, secrets)
         log.warning("%s: API budget spent; pausing until %s", source, exc.reset_at.isoformat())
     except FatalError as exc:
-        error, fatal = _describe(exc, secrets), True
+        error, fatal, reason = describe_error(exc, secrets), True, "refused"
         log.error("%s: sync stopped: %s", source, error)
     except Exception as exc:  # the job boundary: one source's failure never stops the others
-        error = _describe(exc, secrets)
-        log.exception("%s: sync failed", source)
+        error, reason = describe_error(exc, secrets), failure_reason(exc)
+        log.exception("%s: sync failed (%s)", source, reason)
     finished_at = clock()
-    ok = error is None
-    store.record_sync(
-        SyncRun(
-            source=source,
-            started_at=started_at,
-            finished_at=finished_at,
-            ok=ok,
-            records_changed=written.changed,
-            skipped=ctx.stats.skipped,
-            api_calls=ctx.stats.api_calls,
-            rate_limit_remaining=ctx.stats.rate_limit_remaining,
-            error=error,
+    if stopped and error is None:
+        # Neither a success nor a failure: the next sync resumes from the stored cursors.
+        return SyncOutcome(
+            source, True, written, ctx.stats.skipped, ctx.stats.api_calls, stopped=True
         )
-    )
+    try:
+        store.record_sync(
+            SyncRun(
+                source=source,
+                started_at=started_at,
+                finished_at=finished_at,
+                ok=error is None,
+                records_changed=written.changed,
+                skipped=ctx.stats.skipped,
+                api_calls=ctx.stats.api_calls,
+                rate_limit_remaining=ctx.stats.rate_limit_remaining,
+                error=error,
+            )
+        )
+    except Exception as exc:  # a store that cannot log the sync is a failed sync, said why
+        if error is None:
+            error, reason = describe_error(exc, secrets), failure_reason(exc)
+        log.error("%s: the sync log could not be written (%s): %s", source, reason, exc)
+    ok = error is None
     if ok:
         log.info(
             "%s: synced in %.1fs: %d new, %d changed, %d unchanged, %d skipped, %d API calls",
@@ -154,4 +206,5 @@ def sync_source(
         error=error,
         fatal=fatal,
         paused_until=paused_until,
+        reason=reason,
     )
