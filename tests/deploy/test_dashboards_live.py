@@ -2,7 +2,8 @@
 
 `streamgauge serve` runs on the demo configuration plus a Jira source on a fake Jira that answers
 one search with HTTP 429 and `X-RateLimit-Remaining: 0` (the demo has no API budget to report,
-and the API-budget panel and alert need one). A real Prometheus scrapes it every second with the
+and the API-budget panel and alert need one), and a second Jira source whose credentials the fake
+refuses (for the failure families and the alert on a failing source). A real Prometheus scrapes it every second with the
 project's rule files; once the rules have run, each query must return at least one series.
 """
 
@@ -68,6 +69,19 @@ class Stack:
                 "api_token": jira.api_token,
                 "projects": ["PAY"],
                 "interval": "1h",  # one sync in the test: its budget stays the one reported
+            }
+        )
+        # A source refused from its first sync: the failure families and the alert on a source
+        # that never synced successfully need one.
+        config["sources"].append(
+            {
+                "name": "jira-refused",
+                "type": "jira",
+                "url": jira.url,
+                "email": jira.email,
+                "api_token": "a-token-jira-refuses",
+                "projects": ["PAY"],
+                "interval": "1h",
             }
         )
         config["data_dir"] = str(tmp / "data")
@@ -206,10 +220,15 @@ def test_every_exported_family_reaches_prometheus(stack: Stack) -> None:
         r["metric"]["__name__"]
         for r in stack.prometheus.query('count by (__name__) ({__name__=~"streamgauge_.+"})')
     }
+    # Shown only in trouble the stack does not stage: a rate-limit pause, a failed computation.
+    trouble_only = {
+        "streamgauge_source_paused_until_timestamp_seconds",
+        "streamgauge_recompute_failures_total",
+    }
     expected = {
         m.name + "_bucket" if m.kind == "histogram" else m.name for m in COMPUTED + HEALTH
     } | {"streamgauge_info"}
-    assert expected - names == set()
+    assert expected - names == trouble_only
 
 
 @pytest.mark.parametrize(
