@@ -154,6 +154,10 @@ class App:
             marker = self.store.change_marker()
             self._cache.refresh(self.store)
             snapshot = self._cache.calculator.snapshot(self.clock())
+            if self.stop.is_set():
+                # Stopping: keep the stored snapshot rather than write while the process exits.
+                log.info("stopping: the snapshot just computed is not stored")
+                return snapshot
             self.store.save_snapshot(snapshot)
             with self._state_lock:
                 # what this computation read: a later store check looks for news after it
