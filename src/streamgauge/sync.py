@@ -154,10 +154,12 @@ def sync_source(
     except RateLimited as exc:
         paused_until, reason = exc.reset_at, "rate_limited"
         error = describe_error(exc, secrets)
-        log.warning("%s: API budget spent; pausing until %s", source, exc.reset_at.isoformat())
+        log.warning(
+            "%s: sync failed (rate_limited): pausing until %s", source, exc.reset_at.isoformat()
+        )
     except FatalError as exc:
         error, fatal, reason = describe_error(exc, secrets), True, "refused"
-        log.error("%s: sync stopped: %s", source, error)
+        log.error("%s: sync failed (refused): %s", source, error)
     except Exception as exc:  # the job boundary: one source's failure never stops the others
         error, reason = describe_error(exc, secrets), failure_reason(exc)
         log.exception("%s: sync failed (%s)", source, reason)
