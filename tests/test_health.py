@@ -233,3 +233,34 @@ def test_serve_with_bad_credentials_is_not_ready_and_says_why(tmp_path: Path) ->
             release(server)
     finally:
         fake.stop()
+
+
+def test_a_success_logged_by_another_process_ends_the_failing_state(tmp_path: Path) -> None:
+    fake = FakeGitHub(small_org(), token="the-right-token").start()
+    try:
+
+        def settings(token: str) -> Settings:
+            source = GithubConfig(
+                name="gh", base_url=fake.base_url, token=token, org="acme", history="3650d"
+            )
+            return Settings(data_dir=tmp_path, sources=[source])
+
+        serving = App(settings("a-wrong-token"))
+        try:
+            assert serving.sync("gh").reason == "refused"
+            failing = "streamgauge_sync_failing_since_timestamp_seconds"
+            assert samples(serving.exposition.rendered.text.decode(), failing)
+            # The token is fixed and `streamgauge sync` run by hand before serve tries again.
+            by_hand = App(settings("the-right-token"))
+            try:
+                assert by_hand.sync("gh").ok
+            finally:
+                by_hand.close()
+            assert serving.store_changed()  # the serving process's store check sees the run
+            serving.recompute()
+            assert samples(serving.exposition.rendered.text.decode(), failing) == {}
+            assert serving.readiness() == (True, "ready")
+        finally:
+            serving.close()
+    finally:
+        fake.stop()

@@ -68,7 +68,7 @@ class App:
         self._paused_until: dict[str, datetime] = {}
         self._failing_since: dict[str, datetime] = {}
         self._last_error: dict[str, str] = {}
-        self._seen_marker: tuple[int, int] | None = None
+        self._seen_marker = self.store.change_marker()  # the store as this process found it
         stored = self.store.latest_snapshot()
         self._publish(stored)
 
@@ -145,7 +145,7 @@ class App:
         """Whether any process wrote records or logged a sync since the last look (cheap)."""
         marker = self.store.change_marker()
         with self._state_lock:
-            changed = self._seen_marker is not None and marker != self._seen_marker
+            changed = marker != self._seen_marker
             self._seen_marker = marker
         return changed
 
@@ -178,8 +178,16 @@ class App:
             log.error("the sync log could not be read (%s): %s", store_reason(exc) or "error", exc)
             health = list(self.exposition.state.health)
         now = self.clock()
+        succeeded = {h.source: h.last_success_at for h in health if h.last_success_at}
         with self._state_lock:
             self._paused_until = {s: t for s, t in self._paused_until.items() if t > now}
+            # A success logged since the failures began (by a sync run by hand, or a replica)
+            # ends them: the source's records are current again.
+            for source, since in list(self._failing_since.items()):
+                last_ok = succeeded.get(source)
+                if last_ok is not None and last_ok > since:
+                    del self._failing_since[source]
+                    self._last_error.pop(source, None)
             state = ServedState(
                 snapshot=snapshot,
                 health=health,
