@@ -24,7 +24,7 @@ log = logging.getLogger("streamgauge")
 EXIT_CONFIG = 2
 EXIT_SYNC_FAILED = 1
 # `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
-STOP_JOBS_WITHIN = 3.0
+STOP_JOBS_WITHIN = 2.0
 
 
 def embedded_demo_config() -> Path:
