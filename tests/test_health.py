@@ -66,7 +66,7 @@ def test_a_sync_by_hand_beside_serve_shows_in_its_numbers_within_one_store_check
     # Recomputing on the timer only every 10 minutes: only the store check can notice.
     server = Server(
         tmp_path / "data",
-        config=config,
+        STREAMGAUGE_CONFIG=str(config),
         STREAMGAUGE_SERVER__RECOMPUTE_INTERVAL="10m",
         STREAMGAUGE_SERVER__STORE_CHECK_INTERVAL="1s",
     )
@@ -209,7 +209,9 @@ def test_serve_with_bad_credentials_is_not_ready_and_says_why(tmp_path: Path) ->
         }
         config = write_config(tmp_path / "sg.yaml", source)
         server = Server(
-            tmp_path / "data", config=config, STREAMGAUGE_SERVER__SOURCE_FAILING_AFTER="2s"
+            tmp_path / "data",
+            STREAMGAUGE_CONFIG=str(config),
+            STREAMGAUGE_SERVER__SOURCE_FAILING_AFTER="2s",
         )
         try:
             deadline = time.monotonic() + 60

@@ -31,15 +31,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, *, config: Path | None = None, **settings: str) -> None:
+    def __init__(self, data_dir: Path, **settings: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
         env.update(settings)  # STREAMGAUGE_* variables
-        chosen = ["--config", str(config)] if config is not None else []
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamgauge", "serve", *chosen,
+                sys.executable, "-m", "streamgauge", "serve",
                 "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(self.port),
             ],
             env=env,

@@ -162,7 +162,7 @@ def test_sigterm_during_a_github_sync_stops_within_5s_and_a_resumed_sync_complet
     with github_fake() as fake:
         config = write_config(tmp_path / "sg.yaml", github_source(fake, **extra))
         fake.inject(fault)
-        server = Server(tmp_path / "data", config=config)
+        server = Server(tmp_path / "data", STREAMGAUGE_CONFIG=str(config))
         try:
             wait_for(fault_taken(fake, fault), f"the {state} fault", server)
             time.sleep(0.3)  # into the slow answer or the wait
@@ -191,7 +191,7 @@ def test_sigterm_during_a_jira_retry_wait_stops_within_5s(tmp_path: Path) -> Non
         # serve waits 40 s before asking again
         fake.inject("429", endpoint="search", times=1, after=1, retry_after="40")
         config = write_config(tmp_path / "sg.yaml", jira_source(fake))
-        server = Server(tmp_path / "data", config=config)
+        server = Server(tmp_path / "data", STREAMGAUGE_CONFIG=str(config))
         try:
             wait_for(lambda: fake.faults[0].times == 0, "the 429", server)
             time.sleep(0.3)
@@ -235,7 +235,7 @@ def test_sigterm_during_a_computation_stops_within_5s(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "sg.yaml", {"name": "ci", "type": "file", "path": str(records)}
     )
-    server = Server(tmp_path / "data", config=config)
+    server = Server(tmp_path / "data", STREAMGAUGE_CONFIG=str(config))
     db = sqlite_file(tmp_path / "data")
 
     def synced() -> bool:
