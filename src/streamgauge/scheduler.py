@@ -127,7 +127,7 @@ class Scheduler:
         try:
             changed = self.app.store_changed()
         except Exception as exc:  # the job boundary: the next recompute counts the cause
-            log.error("store check failed: %s", exc)
+            log.error("store check failed (%s): %s", store_reason(exc) or "error", exc)
             return
         if changed:
             log.info("the store changed outside this process; recomputing")

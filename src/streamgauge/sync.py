@@ -184,9 +184,10 @@ def sync_source(
             )
         )
     except Exception as exc:  # a store that cannot log the sync is a failed sync, said why
+        logged = describe_error(exc, secrets)
         if error is None:
-            error, reason = describe_error(exc, secrets), failure_reason(exc)
-        log.error("%s: the sync log could not be written (%s): %s", source, reason, exc)
+            error, reason = logged, failure_reason(exc)
+        log.error("%s: the sync log could not be written (%s): %s", source, reason, logged)
     ok = error is None
     if ok:
         log.info(
