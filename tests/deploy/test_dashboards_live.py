@@ -2,8 +2,9 @@
 
 `streamgauge serve` runs on the demo configuration plus a Jira source on a fake Jira that answers
 one search with HTTP 429 and `X-RateLimit-Remaining: 0` (the demo has no API budget to report,
-and the API-budget panel and alert need one), and a second Jira source whose credentials the fake
-refuses (for the failure families and the alert on a failing source). A real Prometheus scrapes it every second with the
+and the API-budget panel and alert need one), a Jira source whose credentials the fake refuses
+(for the failure families and the alert on a failing source), and one whose Jira asks it to wait
+ten minutes (for the pause gauge). A real Prometheus scrapes it every second with the
 project's rule files; once the rules have run, each query must return at least one series.
 """
 
@@ -57,7 +58,7 @@ GRAFANA_BUILTINS = {"__range": "1h", "__rate_interval": "1m", "__interval": "15s
 
 
 class Stack:
-    def __init__(self, tmp: Path, jira: FakeJira) -> None:
+    def __init__(self, tmp: Path, jira: FakeJira, paused: FakeJira) -> None:
         self.port = free_port()
         config = yaml.safe_load(embedded_demo_config().read_text())
         config["sources"].append(
@@ -80,6 +81,18 @@ class Stack:
                 "url": jira.url,
                 "email": jira.email,
                 "api_token": "a-token-jira-refuses",
+                "projects": ["PAY"],
+                "interval": "1h",
+            }
+        )
+        # A source its Jira asks to wait ten minutes: it pauses, for the pause gauge and panel.
+        config["sources"].append(
+            {
+                "name": "jira-paused",
+                "type": "jira",
+                "url": paused.url,
+                "email": paused.email,
+                "api_token": paused.api_token,
                 "projects": ["PAY"],
                 "interval": "1h",
             }
@@ -152,9 +165,13 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("live")
     start = datetime.now(UTC) - timedelta(days=20)
-    with FakeJira(generate_project(seed=7, issues=8, start=start), mode="cloud") as jira:
+    with (
+        FakeJira(generate_project(seed=7, issues=8, start=start), mode="cloud") as jira,
+        FakeJira(generate_project(seed=8, issues=3, start=start), mode="cloud") as paused,
+    ):
         jira.inject("429", endpoint="search/jql", times=1, retry_after="1")
-        running = Stack(tmp, jira)
+        paused.inject("429", endpoint="search/jql", times=1, retry_after="600")
+        running = Stack(tmp, jira, paused)
         try:
             running.wait_ready()
             yield running
@@ -220,11 +237,8 @@ def test_every_exported_family_reaches_prometheus(stack: Stack) -> None:
         r["metric"]["__name__"]
         for r in stack.prometheus.query('count by (__name__) ({__name__=~"streamgauge_.+"})')
     }
-    # Shown only in trouble the stack does not stage: a rate-limit pause, a failed computation.
-    trouble_only = {
-        "streamgauge_source_paused_until_timestamp_seconds",
-        "streamgauge_recompute_failures_total",
-    }
+    # Shown only in trouble the stack does not stage: a failed computation.
+    trouble_only = {"streamgauge_recompute_failures_total"}
     expected = {
         m.name + "_bucket" if m.kind == "histogram" else m.name for m in COMPUTED + HEALTH
     } | {"streamgauge_info"}
