@@ -140,13 +140,19 @@ class Stack:
             time.sleep(0.2)
         else:
             raise AssertionError(f"serve not ready:\n{self.serve_log()}")
+        ready_at = time.time()
         self.prometheus.wait_ready()
-        # Data has arrived when Prometheus holds three scrapes (rate() and increase() need two)
-        # and every recording rule has written its series.
+        # Data has arrived when Prometheus holds three scrapes taken since serve was ready
+        # (rate() and increase() need two of the computed series; scrapes from before hold
+        # none) and every recording rule has written its series.
         records = [r["record"] for r in rules() if "record" in r]
-        pending = ['count_over_time(up{job="streamgauge"}[1m]) >= 3', *records]
+        pending = ["scrapes", *records]
         while pending and time.monotonic() < deadline:
-            pending = [q for q in pending if not self.prometheus.query(q)]
+            since = max(1, int(time.time() - ready_at))
+            scrapes = f'count_over_time(up{{job="streamgauge"}}[{since}s]) >= 3'
+            pending = [
+                q for q in pending if not self.prometheus.query(scrapes if q == "scrapes" else q)
+            ]
             time.sleep(0.25)
         assert not pending, f"no data for {pending}:\n{self.prometheus.output()}"
 
