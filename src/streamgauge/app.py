@@ -11,12 +11,12 @@ from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.exposition.collector import Exposition, ServedState
-from streamgauge.logs import secrets_of
+from streamgauge.logs import redact, secrets_of
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.store import Store, WriteResult
 from streamgauge.store.faults import store_reason
-from streamgauge.sync import Progress, SyncOutcome, describe_error, failure_reason, sync_source
+from streamgauge.sync import Progress, SyncOutcome, failure_reason, sync_source
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class App:
                 WriteResult(),
                 0,
                 0,
-                error=describe_error(exc, list(secrets_of(connector.config))),
+                error=redact(f"{type(exc).__name__}: {exc}", list(secrets_of(connector.config))),
                 reason=reason,
             )
         self._note_outcome(outcome)

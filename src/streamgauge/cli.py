@@ -23,8 +23,6 @@ log = logging.getLogger("streamgauge")
 
 EXIT_CONFIG = 2
 EXIT_SYNC_FAILED = 1
-# `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
-STOP_JOBS_WITHIN = 2.0
 
 
 def embedded_demo_config() -> Path:
@@ -274,6 +272,10 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     else:
         explain.write_table(found, sys.stdout)
     return 0
+
+
+# `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
+STOP_JOBS_WITHIN = 2.0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

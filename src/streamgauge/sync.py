@@ -79,7 +79,7 @@ def failure_reason(exc: BaseException) -> str:
     return "error"
 
 
-def describe_error(exc: BaseException, secrets: Sequence[str]) -> str:
+def _describe(exc: BaseException, secrets: Sequence[str]) -> str:
     """The error as stored in the sync log and printed: any secret of the source masked, since
     an exception from a client library may quote a request's headers."""
     text = str(exc) or type(exc).__name__
@@ -153,15 +153,15 @@ def sync_source(
         log.info("%s: stopping in a wait between retries; the stored pages are kept", source)
     except RateLimited as exc:
         paused_until, reason = exc.reset_at, "rate_limited"
-        error = describe_error(exc, secrets)
+        error = _describe(exc, secrets)
         log.warning(
             "%s: sync failed (rate_limited): pausing until %s", source, exc.reset_at.isoformat()
         )
     except FatalError as exc:
-        error, fatal, reason = describe_error(exc, secrets), True, "refused"
+        error, fatal, reason = _describe(exc, secrets), True, "refused"
         log.error("%s: sync failed (refused): %s", source, error)
     except Exception as exc:  # the job boundary: one source's failure never stops the others
-        error, reason = describe_error(exc, secrets), failure_reason(exc)
+        error, reason = _describe(exc, secrets), failure_reason(exc)
         log.exception("%s: sync failed (%s)", source, reason)
     finished_at = clock()
     if stopped and error is None:
@@ -184,7 +184,7 @@ def sync_source(
             )
         )
     except Exception as exc:  # a store that cannot log the sync is a failed sync, said why
-        logged = describe_error(exc, secrets)
+        logged = _describe(exc, secrets)
         if error is None:
             error, reason = logged, failure_reason(exc)
         log.error("%s: the sync log could not be written (%s): %s", source, reason, logged)
