@@ -274,10 +274,6 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-# `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
-STOP_JOBS_WITHIN = 2.0
-
-
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
     from streamgauge.exposition.http import WebApp, make_server, stop_server
@@ -313,7 +309,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         # Bounded: a job still running then (a slow request, a long computation) is left to
         # end with the process; each store write is one transaction, so nothing is half-kept.
-        scheduler.shutdown(timeout=STOP_JOBS_WITHIN)
+        scheduler.shutdown()
         app.close()
         log.info("stopped")
     return 0

@@ -23,6 +23,8 @@ RECOMPUTE = "recompute"
 # A source whose credentials or scope were refused is tried again this rarely: often enough
 # to recover after a secret is rotated, rarely enough not to hammer the API with bad tokens.
 FATAL_RETRY = timedelta(hours=1)
+# `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
+STOP_JOBS_WITHIN = 2.0
 
 
 def jitter_for(interval: timedelta) -> int:
@@ -170,7 +172,7 @@ class Scheduler:
             reason = store_reason(exc) or "error"
             log.exception("recompute failed (%s); the previous snapshot stays served", reason)
 
-    def shutdown(self, *, timeout: float = 3.0) -> list[str]:
+    def shutdown(self, *, timeout: float = STOP_JOBS_WITHIN) -> list[str]:
         """Stop taking new jobs and wait at most ``timeout`` seconds for the running ones.
 
         Syncs end at their next page or wait (the stop event), computations are left at exit.
