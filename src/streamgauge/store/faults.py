@@ -17,8 +17,21 @@ _PG_STATES = {
 }
 _PG_CLASSES = {"08": "store_unreachable", "57": "store_unreachable", "53": "store_full"}
 
-# SQLite's own messages (sqlite3 result codes SQLITE_FULL, BUSY, LOCKED, NOTADB, CORRUPT,
-# READONLY, CANTOPEN, IOERR), as the sqlite3 module words them.
+# SQLite's primary result codes (https://www.sqlite.org/rescode.html); an extended code keeps
+# its primary code in the low byte. sqlite3's exceptions carry it as `sqlite_errorcode`.
+_SQLITE_CODES = {
+    3: "store_read_only",  # SQLITE_PERM
+    5: "store_locked",  # SQLITE_BUSY
+    6: "store_locked",  # SQLITE_LOCKED
+    8: "store_read_only",  # SQLITE_READONLY
+    10: "store_io",  # SQLITE_IOERR
+    11: "store_corrupt",  # SQLITE_CORRUPT
+    13: "store_full",  # SQLITE_FULL
+    14: "store_unreachable",  # SQLITE_CANTOPEN
+    26: "store_corrupt",  # SQLITE_NOTADB
+}
+
+# The same causes as the sqlite3 module words them, for an error that lost its code.
 _SQLITE_WORDS = (
     ("disk is full", "store_full"),
     ("database is locked", "store_locked"),
@@ -73,6 +86,9 @@ def store_reason(exc: BaseException) -> str | None:
         state = getattr(cause, "sqlstate", None)
         if isinstance(state, str) and state:
             return _PG_STATES.get(state) or _PG_CLASSES.get(state[:2]) or "store"
+        code = getattr(cause, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _SQLITE_CODES:
+            return _SQLITE_CODES[code & 0xFF]
         if isinstance(cause, OSError) and cause.errno in _ERRNOS:
             return _ERRNOS[cause.errno]
         text = str(cause).lower()
