@@ -189,8 +189,10 @@ def test_stop_flag_ends_the_sync_at_a_page_boundary(store: Store) -> None:
         ListConnector(ListStream(items(50), size=10)), store, progress=progress, stop=stop
     )
     assert outcome.ok
+    assert outcome.stopped
     assert pages == [10, 20]
     assert store.get_cursor("src", "commits") == "20"
+    assert store.health() == []  # a stopped sync is neither a success nor a failure
 
 
 def test_unexpected_exception_is_caught_at_the_job_boundary(store: Store) -> None:

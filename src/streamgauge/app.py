@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
+from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.exposition.collector import Exposition, ServedState
+from streamgauge.logs import redact, secrets_of
 from streamgauge.metrics.catalog import CUMULATIVE
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot, never_below
-from streamgauge.store import Store
-from streamgauge.sync import Progress, SyncOutcome, sync_source
+from streamgauge.store import Store, WriteResult
+from streamgauge.store.faults import store_reason
+from streamgauge.sync import Progress, SyncOutcome, failure_reason, sync_source
 
 log = logging.getLogger(__name__)
 
@@ -47,42 +51,122 @@ class App:
     def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
+        self.stop = threading.Event()  # set once when the process stops; every wait watches it
         self.store = Store.open(settings.store_url)
         self.connectors: dict[str, Connector] = build_connectors(settings, clock=clock)
+        for connector in self.connectors.values():
+            connector.stop = self.stop
         self.exposition = Exposition(ServedState(sources=tuple(self.connectors)))
-        self.stop = threading.Event()
         self._compute_lock = threading.Lock()
         self._cache = RecordCache(settings)
         self._attempted: set[str] = set()
         self._computed_after_sync = False
         self._state_lock = threading.Lock()
+        # What this process saw, beside the store's sync log: failures the store itself could
+        # not log (a full disk), pauses, and since when each failing source has failed.
+        self._sync_failures: Counter[tuple[str, str]] = Counter()
+        self._recompute_failures: Counter[str] = Counter()
+        self._paused_until: dict[str, datetime] = {}
+        self._failing_since: dict[str, datetime] = {}
+        self._last_error: dict[str, str] = {}
+        self._seen_marker = self.store.change_marker()  # the store as this process found it
         stored = self.store.latest_snapshot()
         self._publish(stored)
 
     # --- jobs --------------------------------------------------------------------------------
 
     def sync(self, source: str, *, progress: Progress | None = None) -> SyncOutcome:
-        outcome = sync_source(
-            self.connectors[source], self.store, clock=self.clock, progress=progress, stop=self.stop
-        )
+        """One sync of ``source``; a source paused by its rate limit is not asked before then."""
+        now = self.clock()
         with self._state_lock:
-            self._attempted.add(source)
+            paused_until = self._paused_until.get(source)
+        if paused_until is not None and now < paused_until:
+            log.info("%s: paused by its rate limit until %s", source, paused_until.isoformat())
+            return SyncOutcome(
+                source, False, WriteResult(), 0, 0, error="paused", paused_until=paused_until
+            )
+        connector = self.connectors[source]
+        try:
+            outcome = sync_source(
+                connector, self.store, clock=self.clock, progress=progress, stop=self.stop
+            )
+        except Exception as exc:  # the job boundary: the store failed before the sync began
+            reason = failure_reason(exc)
+            log.exception("%s: sync failed (%s)", source, reason)
+            outcome = SyncOutcome(
+                source,
+                False,
+                WriteResult(),
+                0,
+                0,
+                error=redact(f"{type(exc).__name__}: {exc}", list(secrets_of(connector.config))),
+                reason=reason,
+            )
+        self._note_outcome(outcome)
         self._publish(self.exposition.state.snapshot)
         return outcome
+
+    def _note_outcome(self, outcome: SyncOutcome) -> None:
+        source = outcome.source
+        with self._state_lock:
+            self._attempted.add(source)
+            if outcome.stopped:
+                return
+            if outcome.paused_until is not None:
+                self._paused_until[source] = outcome.paused_until
+            else:
+                self._paused_until.pop(source, None)
+            if outcome.ok:
+                self._failing_since.pop(source, None)
+                self._last_error.pop(source, None)
+                return
+            self._sync_failures[source, outcome.reason or "error"] += 1
+            self._last_error[source] = outcome.error or "failed"
+            if outcome.reason != "rate_limited":  # a pause is the API's rhythm, not a failure
+                self._failing_since.setdefault(source, self.clock())
 
     def sync_all(self, *, progress: Progress | None = None) -> list[SyncOutcome]:
         return [self.sync(name, progress=progress) for name in self.connectors]
 
     def recompute(self) -> Snapshot:
-        """Compute every metric from the stored records and serve the result."""
+        """Compute every metric from the stored records and serve the result.
+
+        A failure is counted by its cause (``store_full``, ``store_locked``...) and raised.
+        """
+        try:
+            return self._recompute()
+        except Exception as exc:
+            reason = store_reason(exc) or "error"
+            with self._state_lock:
+                self._recompute_failures[reason] += 1
+            self._publish(self.exposition.state.snapshot)
+            raise
+
+    def store_changed(self) -> bool:
+        """Whether any process wrote records or logged a sync since the last look (cheap)."""
+        marker = self.store.change_marker()
+        with self._state_lock:
+            changed = marker != self._seen_marker
+            self._seen_marker = marker
+        return changed
+
+    def _recompute(self) -> Snapshot:
         with self._compute_lock:
+            marker = self.store.change_marker()
             self._cache.refresh(self.store)
             snapshot = never_below(
                 self.exposition.state.snapshot,
                 self._cache.calculator.snapshot(self.clock()),
                 CUMULATIVE,
             )
+            if self.stop.is_set():
+                # Stopping: keep the stored snapshot rather than write while the process exits.
+                log.info("stopping: the snapshot just computed is not stored")
+                return snapshot
             self.store.save_snapshot(snapshot)
+            with self._state_lock:
+                # what this computation read: a later store check looks for news after it
+                self._seen_marker = marker
             # Served first, ready after: a scrape that follows /readyz sees these numbers.
             self._publish(snapshot)
             with self._state_lock:
@@ -93,17 +177,59 @@ class App:
     # --- serving -----------------------------------------------------------------------------
 
     def _publish(self, snapshot: Snapshot | None) -> None:
-        self.exposition.update(
-            ServedState(
-                snapshot=snapshot, health=self.store.health(), sources=tuple(self.connectors)
+        try:
+            health = self.store.health()
+        except Exception as exc:  # an unreadable store: serve the health last read
+            log.error("the sync log could not be read (%s): %s", store_reason(exc) or "error", exc)
+            health = list(self.exposition.state.health)
+        now = self.clock()
+        succeeded = {h.source: h.last_success_at for h in health if h.last_success_at}
+        with self._state_lock:
+            self._paused_until = {s: t for s, t in self._paused_until.items() if t > now}
+            # A success logged since the failures began (by a sync run by hand, or a replica)
+            # ends them: the source's records are current again.
+            for source, since in list(self._failing_since.items()):
+                last_ok = succeeded.get(source)
+                if last_ok is not None and last_ok > since:
+                    del self._failing_since[source]
+                    self._last_error.pop(source, None)
+            state = ServedState(
+                snapshot=snapshot,
+                health=health,
+                sources=tuple(self.connectors),
+                sync_failures=dict(self._sync_failures),
+                recompute_failures=dict(self._recompute_failures),
+                paused_until=dict(self._paused_until),
+                failing_since=dict(self._failing_since),
             )
-        )
+        self.exposition.update(state)
+
+    @property
+    def computed_after_sync(self) -> bool:
+        """Whether a computation has followed the first sync of every source."""
+        with self._state_lock:
+            return self._computed_after_sync
 
     def readiness(self) -> tuple[bool, str]:
+        now = self.clock()
+        limit = self.settings.server.source_failing_after
         with self._state_lock:
-            if self._computed_after_sync:
-                return True, "ready"
+            failing = sorted(
+                (source, since)
+                for source, since in self._failing_since.items()
+                if now - since >= limit
+            )
+            errors = dict(self._last_error)
+            computed = self._computed_after_sync
             waiting = sorted(set(self.connectors) - self._attempted)
+        if failing:
+            return False, "\n".join(
+                f"source {source} failing since {since:%Y-%m-%d %H:%M:%S}Z "
+                f"(longer than server.source_failing_after): {errors.get(source, 'failed')}"
+                for source, since in failing
+            )
+        if computed:
+            return True, "ready"
         if waiting:
             return False, f"waiting for the first sync of {', '.join(waiting)}"
         return False, "waiting for the first computation"

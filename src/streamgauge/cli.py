@@ -492,8 +492,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = Scheduler(app)
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        if app.stop.is_set():
+            return  # already stopping; the first signal's stop is bounded
         log.info("signal %d: stopping", signum)
-        app.stop.set()
+        app.stop.set()  # every sync ends at its next page or wait between retries
         stop_server(server)
 
     signal.signal(signal.SIGTERM, stop)
@@ -508,6 +510,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         server.run()
     finally:
+        # Bounded: a job still running then (a slow request, a long computation) is left to
+        # end with the process; each store write is one transaction, so nothing is half-kept.
         scheduler.shutdown()
         app.close()
         log.info("stopped")

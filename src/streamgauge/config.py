@@ -140,6 +140,11 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=64)
+    # the store is checked this often for records or syncs written by another process (a
+    # `streamgauge sync` by hand, a second replica): two index lookups, then a recompute if moved
+    store_check_interval: Span = timedelta(seconds=10)
+    # a source whose syncs have all failed for this long makes /readyz answer 503, naming it
+    source_failing_after: Span = timedelta(minutes=30)
     # the snapshot is recomputed this often even when no sync changed anything, so work-item
     # ages, flow load and rolling windows move with time
     recompute_interval: Interval = timedelta(minutes=1)

@@ -1,17 +1,22 @@
-"""APScheduler wiring: one sync job per source, a recompute after a sync that changed data, and
-one on a timer so that the snapshot's "now" keeps moving."""
+"""APScheduler wiring: one sync job per source, a recompute after a sync that changed data, one
+on a timer so that the snapshot's "now" keeps moving, and a cheap look for other writers."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from streamgauge.app import App
 from streamgauge.store import StoreError
+from streamgauge.store.faults import store_reason
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +24,8 @@ RECOMPUTE = "recompute"
 # A source whose credentials or scope were refused is tried again this rarely: often enough
 # to recover after a secret is rotated, rarely enough not to hammer the API with bad tokens.
 FATAL_RETRY = timedelta(hours=1)
+# `serve` stops within 5 s of SIGTERM: the HTTP workers get 1 s, the running jobs this long.
+STOP_JOBS_WITHIN = 2.0
 
 
 def jitter_for(interval: timedelta) -> int:
@@ -26,11 +33,58 @@ def jitter_for(interval: timedelta) -> int:
     return int(min(interval.total_seconds() / 10, 60))
 
 
+class DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler is unannotated
+    """Runs each job in a daemon thread of its own, which a stop can wait for with a bound.
+
+    APScheduler's thread pool uses :mod:`concurrent.futures`, whose worker threads the
+    interpreter joins at exit without a limit: a job stuck in a slow request would hold the
+    process for as long as the request lasts. A daemon thread is abandoned at exit instead; what
+    it was writing is one transaction, which the database then rolls back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._threads: set[threading.Thread] = set()
+        self._threads_lock = threading.Lock()
+
+    def _do_submit_job(self, job: Any, run_times: Sequence[datetime]) -> None:
+        def run() -> None:
+            try:
+                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
+            except BaseException as exc:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, events)
+            finally:
+                with self._threads_lock:
+                    self._threads.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, name=f"job {job.id}", daemon=True)
+        with self._threads_lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if wait:
+            self.join(None)
+
+    def join(self, timeout: float | None) -> list[str]:
+        """Wait for the running jobs, at most ``timeout`` seconds; the names of those left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(left)
+        return sorted(t.name for t in threads if t.is_alive())
+
+
 class Scheduler:
     def __init__(self, app: App) -> None:
         self.app = app
+        self._executor = DaemonThreadExecutor()
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=max(2, len(app.connectors) + 1))},
+            executors={"default": self._executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -58,12 +112,36 @@ class Scheduler:
             name="recompute as time moves",
             next_run_time=now + every,
         )
+        check = self.app.settings.server.store_check_interval
+        self._scheduler.add_job(
+            self._check_store,
+            IntervalTrigger(seconds=check.total_seconds()),
+            id="store:check",
+            name="look for other writers",
+            next_run_time=now + check,
+        )
         if not self.app.connectors:
             self._request_recompute()
         self._scheduler.start()
 
+    def _check_store(self) -> None:
+        if self.app.stop.is_set():
+            return
+        try:
+            changed = self.app.store_changed()
+        except Exception as exc:  # the job boundary: the next recompute counts the cause
+            log.error("store check failed (%s): %s", store_reason(exc) or "error", exc)
+            return
+        if changed:
+            log.info("the store changed outside this process; recomputing")
+            self._request_recompute()
+
     def _sync(self, source: str) -> None:
+        if self.app.stop.is_set():
+            return
         outcome = self.app.sync(source)
+        if self.app.stop.is_set():
+            return  # the scheduler is shutting down: leave its jobs alone
         job = self._scheduler.get_job(f"sync:{source}")
         if outcome.paused_until is not None and job is not None:
             log.warning(
@@ -74,7 +152,7 @@ class Scheduler:
             retry_at = datetime.now(UTC) + FATAL_RETRY
             log.error("%s: will try again at %s; fix the source's configuration", source, retry_at)
             job.modify(next_run_time=retry_at)
-        if outcome.changed or not self.app.readiness()[0]:
+        if outcome.changed or not self.app.computed_after_sync:
             self._request_recompute()
 
     def _request_recompute(self) -> None:
@@ -87,15 +165,31 @@ class Scheduler:
         )
 
     def _recompute(self) -> None:
+        if self.app.stop.is_set():
+            return
         try:
             self.app.recompute()
         except StoreError as exc:  # its message names the cause and the fix
-            log.error("recompute failed; the previous snapshot stays served: %s", exc)
-        except Exception:  # the job boundary: keep serving the previous snapshot
-            log.exception("recompute failed; the previous snapshot stays served")
+            log.error(
+                "recompute failed (%s); the previous snapshot stays served: %s",
+                store_reason(exc) or "store",
+                exc,
+            )
+        except Exception as exc:  # the job boundary: keep serving the previous snapshot
+            reason = store_reason(exc) or "error"
+            log.exception("recompute failed (%s); the previous snapshot stays served", reason)
 
-    def shutdown(self) -> None:
-        """Stop taking new jobs and wait for running ones; a sync stops at its next page."""
+    def shutdown(self, *, timeout: float = STOP_JOBS_WITHIN) -> list[str]:
+        """Stop taking new jobs and wait at most ``timeout`` seconds for the running ones.
+
+        Syncs end at their next page or wait (the stop event), computations are left at exit.
+        Never ``shutdown(wait=True)`` here: it waits holding the scheduler's job-store lock,
+        which a finishing sync job needs. Returns the names of jobs still running.
+        """
         self.app.stop.set()
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
+        left = self._executor.join(timeout)
+        if left:
+            log.warning("stopping without waiting longer for: %s", ", ".join(left))
+        return left

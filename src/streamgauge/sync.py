@@ -14,6 +14,7 @@ from streamgauge.connectors.base import (
     FatalError,
     RateLimited,
     RetriableError,
+    Stopped,
     SyncContext,
     system_clock,
 )
@@ -21,6 +22,7 @@ from streamgauge.intake import prepare, write_page
 from streamgauge.logs import redact, secrets_of
 from streamgauge.store import Store, StoreError
 from streamgauge.store.bounds import RecordLimits
+from streamgauge.store.faults import store_reason
 from streamgauge.store.types import SyncRun, WriteResult
 
 log = logging.getLogger(__name__)
@@ -41,10 +43,42 @@ class SyncOutcome:
     error: str | None = None
     fatal: bool = False
     paused_until: datetime | None = None  # the API budget is spent until then
+    reason: str | None = None  # why it failed, one word of FAILURE_REASONS
+    stopped: bool = False  # the process stopped it part-way; nothing of it is in the sync log
 
     @property
     def changed(self) -> bool:
         return self.written.changed > 0
+
+
+# Why a sync failed, as the `reason` label of streamgauge_sync_failures_total: a bounded set.
+FAILURE_REASONS = (
+    "rate_limited",  # the API budget is spent: the source pauses until its reset
+    "refused",  # bad credentials, missing scope, a project or API that does not exist
+    "api",  # the tool kept failing (5xx, time-outs, cut-off answers) after every retry
+    "store_full",
+    "store_locked",
+    "store_corrupt",
+    "store_read_only",
+    "store_unreachable",
+    "store_io",
+    "store",  # any other store failure
+    "error",  # anything else: a bug, named with its traceback in the log
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The reason label of a failed sync."""
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, FatalError):
+        return "refused"
+    found = store_reason(exc)
+    if found is not None:
+        return found
+    if isinstance(exc, RetriableError):
+        return "api"
+    return "error"
 
 
 def _describe(exc: BaseException, secrets: Sequence[str]) -> str:
@@ -81,6 +115,8 @@ def sync_source(
     error: str | None = None
     fatal = False
     paused_until: datetime | None = None
+    reason: str | None = None
+    stopped = False
     try:
         for stream in connector.streams():
             cursor = store.get_cursor(source, stream.name)
@@ -116,30 +152,42 @@ def sync_source(
                     progress(stream.name, written.changed + written.unchanged)
                 if stop is not None and stop.is_set():
                     log.info("%s: stopping after stream %s page", source, stream.name)
+                    stopped = True
                     break
+            if stopped:
+                break
             ctx.cursors = store.cursors(source)
+    except Stopped:
+        stopped = True
+        log.info("%s: stopping in a wait between retries; the stored pages are kept", source)
     except RateLimited as exc:
-        paused_until = exc.reset_at
+        paused_until, reason = exc.reset_at, "rate_limited"
         error = _describe(exc, secrets)
-        log.warning("%s: API budget spent; pausing until %s", source, exc.reset_at.isoformat())
+        log.warning(
+            "%s: sync failed (rate_limited): pausing until %s", source, exc.reset_at.isoformat()
+        )
     except FatalError as exc:
-        error, fatal = _describe(exc, secrets), True
-        log.error("%s: sync stopped: %s", source, error)
+        error, fatal, reason = _describe(exc, secrets), True, "refused"
+        log.error("%s: sync failed (refused): %s", source, error)
     except StoreError as exc:  # its message names the cause and the fix; no traceback helps
-        error = _describe(exc, secrets)
-        log.error("%s: sync failed: %s", source, error)
+        error, reason = _describe(exc, secrets), failure_reason(exc)
+        log.error("%s: sync failed (%s): %s", source, reason, error)
     except Exception as exc:  # the job boundary: one source's failure never stops the others
-        error = _describe(exc, secrets)
-        log.exception("%s: sync failed", source)
+        error, reason = _describe(exc, secrets), failure_reason(exc)
+        log.exception("%s: sync failed (%s)", source, reason)
     finished_at = clock()
-    ok = error is None
+    if stopped and error is None:
+        # Neither a success nor a failure: the next sync resumes from the stored cursors.
+        return SyncOutcome(
+            source, True, written, ctx.stats.skipped, ctx.stats.api_calls, stopped=True
+        )
     try:
         store.record_sync(
             SyncRun(
                 source=source,
                 started_at=started_at,
                 finished_at=finished_at,
-                ok=ok,
+                ok=error is None,
                 records_changed=written.changed,
                 skipped=ctx.stats.skipped,
                 api_calls=ctx.stats.api_calls,
@@ -147,10 +195,12 @@ def sync_source(
                 error=error,
             )
         )
-    except StoreError as exc:
-        if ok:
-            error, ok = _describe(exc, secrets), False
-        log.error("%s: the sync could not be logged in the store: %s", source, exc)
+    except Exception as exc:  # a store that cannot log the sync is a failed sync, said why
+        logged = _describe(exc, secrets)
+        if error is None:
+            error, reason = logged, failure_reason(exc)
+        log.error("%s: the sync log could not be written (%s): %s", source, reason, logged)
+    ok = error is None
     if ok:
         log.info(
             "%s: synced in %.1fs: %d new, %d changed, %d unchanged, %d skipped, %d API calls",
@@ -171,4 +221,5 @@ def sync_source(
         error=error,
         fatal=fatal,
         paused_until=paused_until,
+        reason=reason,
     )

@@ -6,6 +6,7 @@ import builtins
 import email.utils
 import logging
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -51,6 +52,10 @@ class RateLimited(RetriableError):
     def __init__(self, message: str, *, reset_at: datetime) -> None:
         super().__init__(message, retry_after=None)
         self.reset_at = reset_at
+
+
+class Stopped(ConnectorError):
+    """The process is stopping: the sync ends where it is, its stored pages kept."""
 
 
 class SkippableRecord(ConnectorError):
@@ -141,6 +146,13 @@ class Connector(ABC):
         self.config = config
         self.settings = settings
         self.clock = clock
+        # Set when the process stops; the engine hands every connector its own event.
+        self.stop = threading.Event()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep between two attempts, cut short by :attr:`stop` (then :class:`Stopped`)."""
+        if self.stop.wait(seconds):
+            raise Stopped(f"{self.name}: stopping during a {seconds:.1f}s wait between retries")
 
     @property
     def name(self) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -35,6 +36,11 @@ class ServedState:
     health: Sequence[SourceHealth] = ()
     sources: Sequence[str] = ()  # configured sources, so a source never synced still shows
     extra: Sequence[MetricDef] = field(default_factory=tuple)
+    # seen by this process, whether or not the store could log it
+    sync_failures: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (source, reason)
+    recompute_failures: Mapping[str, int] = field(default_factory=dict)  # reason -> count
+    paused_until: Mapping[str, datetime] = field(default_factory=dict)
+    failing_since: Mapping[str, datetime] = field(default_factory=dict)
 
 
 def _le(bound: float) -> str:
@@ -110,6 +116,23 @@ def health_families(state: ServedState) -> Iterator[Metric]:
         put("streamgauge_sync_api_calls_total", [source], h.api_calls_total if h else 0)
         if h is not None and h.rate_limit_remaining is not None:
             put("streamgauge_sync_rate_limit_remaining", [source], h.rate_limit_remaining)
+        failures = {r: n for (s, r), n in state.sync_failures.items() if s == source}
+        for reason in sorted(failures):
+            put("streamgauge_sync_failures_total", [source, reason], failures[reason])
+        if source in state.paused_until:
+            put(
+                "streamgauge_source_paused_until_timestamp_seconds",
+                [source],
+                state.paused_until[source].timestamp(),
+            )
+        if source in state.failing_since:
+            put(
+                "streamgauge_sync_failing_since_timestamp_seconds",
+                [source],
+                state.failing_since[source].timestamp(),
+            )
+    for reason, count in sorted(state.recompute_failures.items()):
+        put("streamgauge_recompute_failures_total", [reason], count)
     if state.snapshot is not None:
         put("streamgauge_snapshot_timestamp_seconds", [], state.snapshot.computed_at.timestamp())
     yield from families.values()

@@ -203,7 +203,8 @@ def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
     from waitress import wasyncore
     from waitress.server import MultiSocketServer
 
-    server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+    # A scrape copies precomputed bytes: a second is plenty, and keeps the whole stop within 5 s.
+    server.task_dispatcher.shutdown(cancel_pending=False, timeout=1)
     if isinstance(server, MultiSocketServer):
         server.close()
         return

@@ -336,6 +336,31 @@ HEALTH: tuple[MetricDef, ...] = (
         "API budget left after the source's last sync, where the API reports one.",
     ),
     _d(
+        "streamgauge_sync_failures_total",
+        "counter",
+        "source reason",
+        "Syncs of the source that failed, by cause, as this process saw them (counted even when "
+        "the store cannot log the sync).",
+    ),
+    _d(
+        "streamgauge_sync_failing_since_timestamp_seconds",
+        "gauge",
+        "source",
+        "When the source's current run of failed syncs began (Unix time); absent while it syncs.",
+    ),
+    _d(
+        "streamgauge_source_paused_until_timestamp_seconds",
+        "gauge",
+        "source",
+        "When the source's rate-limit pause ends (Unix time); absent when it is not paused.",
+    ),
+    _d(
+        "streamgauge_recompute_failures_total",
+        "counter",
+        "reason",
+        "Computations of the metrics that failed, by cause; the previous snapshot stays served.",
+    ),
+    _d(
         "streamgauge_snapshot_timestamp_seconds",
         "gauge",
         "",

@@ -297,6 +297,19 @@ class Store:
         with self._reading() as connection:
             return int(connection.scalar(select(table.c.value).where(table.c.id == 1)) or 0)
 
+    def change_marker(self) -> tuple[int, int]:
+        """The newest record seq and sync-run id: two index lookups, cheap enough for every tick.
+
+        Either moves when any process writes records or logs a sync, so a server that compares
+        it with what it last saw notices another process's writes.
+        """
+        runs = self._schema.sync_runs
+        seq = self._schema.store_seq
+        with self._reading() as connection:
+            newest_seq = connection.scalar(select(seq.c.value).where(seq.c.id == 1))
+            newest_run = connection.scalar(select(func.max(runs.c.id)))
+        return int(newest_seq or 0), int(newest_run or 0)
+
     def counts(self) -> dict[str, int]:
         """Model rows per kind, every kind listed."""
         with self._reading() as connection:

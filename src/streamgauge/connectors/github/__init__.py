@@ -35,7 +35,8 @@ class GithubConnector(Connector):
     ) -> None:
         super().__init__(config, settings, clock=clock)
         self.github_config = config = cast(GithubConfig, config)  # checked by Connector.__init__
-        self.client = GithubClient(config, clock=clock, **({"sleep": sleep} if sleep else {}))
+        # Waits between retries end as soon as the process stops.
+        self.client = GithubClient(config, clock=clock, sleep=self.wait if sleep is None else sleep)
         self.watch = RepoWatch(config, self.client)
         self.mapping = GithubMapping(config.name, config, settings)
         # order matters: pull requests tell the commit stream how far back merged commits reach,

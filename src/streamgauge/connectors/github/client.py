@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from github import Auth, Github, GithubException, GithubRetry
-from github.GithubException import RateLimitExceededExceedsMaxWait
+from github import Auth, Github, GithubException
 
 from streamgauge.connectors.base import (
     Clock,
@@ -23,6 +22,7 @@ from streamgauge.connectors.base import (
     RetryPolicy,
     SyncContext,
     call_with_retries,
+    parse_retry_after,
 )
 from streamgauge.connectors.github.config import GithubConfig
 
@@ -43,10 +43,13 @@ class RestAnswer:
 class GithubClient:
     """Every request of a GitHub source goes through here, so one policy governs them all.
 
-    Transient failures (5xx, connection errors, secondary rate limits with ``Retry-After``) are
-    retried by PyGithub's :class:`GithubRetry` inside the request, then once more by
-    :func:`call_with_retries` for failures urllib3 cannot replay (a body cut short). A primary
-    rate limit is never slept through: it becomes :class:`RateLimited` and the sync pauses.
+    PyGithub's own retries are switched off (``retry=0``): its :class:`GithubRetry` sleeps inside
+    the request through urllib3, where no stop can reach it, and sleeps a secondary limit's
+    ``Retry-After`` whatever its length. Transient failures (5xx, connection errors, a body cut
+    short, secondary rate limits) are retried by :func:`call_with_retries` instead, with ``sleep``
+    (an interruptible wait). A wait longer than ``max_rate_limit_wait`` (a primary limit until its
+    reset, a long ``Retry-After``) is never slept: it becomes :class:`RateLimited` and the source
+    pauses.
     """
 
     def __init__(
@@ -66,18 +69,11 @@ class GithubClient:
             auth = Auth.AppAuth(
                 config.app_id, config.private_key.get_secret_value()
             ).get_installation_auth(config.installation_id)
-        retry = GithubRetry(
-            total=config.retries,
-            backoff_factor=config.backoff,
-            status_forcelist=[429, 500, 502, 503, 504],
-            secondary_rate_wait=config.max_rate_limit_wait,
-            max_rate_limit_wait=config.max_rate_limit_wait,
-        )
         self.github = Github(
             base_url=config.base_url.rstrip("/"),
             auth=auth,
             per_page=100,
-            retry=retry,
+            retry=0,
             timeout=int(config.timeout),
             lazy=True,
             seconds_between_requests=config.request_spacing or None,
@@ -85,7 +81,11 @@ class GithubClient:
         )
         self.requester = self.github.requester
         self.budgets: dict[str, tuple[int, datetime]] = {}  # resource -> (remaining, reset_at)
-        self.policy = RetryPolicy(attempts=3, base_delay=config.backoff, max_delay=60.0)
+        self.policy = RetryPolicy(
+            attempts=config.retries + 1,
+            base_delay=config.backoff,
+            max_delay=max(config.max_rate_limit_wait, config.backoff),
+        )
 
     def close(self) -> None:
         self.github.close()
@@ -129,12 +129,19 @@ class GithubClient:
             reset_at=reset_at,
         )
 
+    def _paused_for(self, wait: float, what: str) -> RateLimited:
+        """A ``Retry-After`` longer than ``max_rate_limit_wait``: the source pauses that long."""
+        reset_at = self.clock() + timedelta(seconds=wait)
+        return RateLimited(
+            f"GitHub asked to wait {wait:.0f}s (more than max_rate_limit_wait) reading {what}; "
+            f"resumes at {reset_at:%Y-%m-%d %H:%M:%S}Z",
+            reset_at=reset_at,
+        )
+
     # --- errors ------------------------------------------------------------------------------
 
     def _translate(self, exc: Exception, what: str) -> Exception:
         """PyGithub's and requests' exceptions as the connector's three kinds; no secrets."""
-        if isinstance(exc, RateLimitExceededExceedsMaxWait):
-            return self._rate_limited(exc.headers, what)
         if isinstance(exc, GithubException):
             message = exc.message or (exc.data.get("message") if isinstance(exc.data, dict) else "")
             return self._classify(exc.status, str(message or ""), exc.headers, what)
@@ -154,10 +161,10 @@ class GithubClient:
         if status in (403, 429) and ("rate limit" in lowered or status == 429):
             lower = {k.lower(): v for k, v in (headers or {}).items()}
             if "secondary" in lowered or "retry-after" in lower:
-                return RetriableError(
-                    f"{what}: secondary rate limit",
-                    retry_after=float(lower.get("retry-after") or 60),
-                )
+                wait = parse_retry_after(str(lower.get("retry-after") or "")) or 60.0
+                if wait > self.config.max_rate_limit_wait:
+                    return self._paused_for(wait, what)
+                return RetriableError(f"{what}: secondary rate limit", retry_after=wait)
             return self._rate_limited(headers, what)
         if status == 403:
             return FatalError(

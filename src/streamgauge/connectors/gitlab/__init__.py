@@ -39,7 +39,7 @@ class GitlabConnector(Connector):
     ) -> None:
         super().__init__(config, settings, clock=clock)
         self.gitlab_config = config = cast(GitlabConfig, config)  # checked by Connector.__init__
-        self.client = GitlabClient(config, clock=clock, **({"sleep": sleep} if sleep else {}))
+        self.client = GitlabClient(config, clock=clock, sleep=self.wait if sleep is None else sleep)
         self.watch = ProjectWatch(config, self.client)
         self.mapping = GitlabMapping(config.name, config, settings)
         commits = CommitsStream(config, self.client, self.watch)

@@ -33,7 +33,9 @@ class JenkinsConnector(Connector):
     ) -> None:
         super().__init__(config, settings, clock=clock)
         self.jenkins_config = config = cast(JenkinsConfig, config)  # checked by Connector.__init__
-        self.client = JenkinsClient(config, clock=clock, **({"sleep": sleep} if sleep else {}))
+        self.client = JenkinsClient(
+            config, clock=clock, sleep=self.wait if sleep is None else sleep
+        )
         self.mapping = JenkinsMapping(config.name, config, settings)
         tree = JobTree(config, self.client)
         self._streams: list[Stream] = [JobsStream(tree), BuildsStream(config, self.client, tree)]

@@ -33,7 +33,9 @@ class JiraClient:
 
     The library's own retries are switched off (``max_retries=0``): it sleeps inside the
     request with no way to inject the sleep, retries neither 500 nor 502, and cannot read an
-    HTTP-date ``Retry-After``. :func:`call_with_retries` does it instead, with the sync's policy.
+    HTTP-date ``Retry-After``. :func:`call_with_retries` does it instead, with the sync's policy
+    and ``sleep`` (an interruptible wait); a ``Retry-After`` longer than ``max_rate_limit_wait``
+    pauses the source instead (:class:`RateLimited`).
     """
 
     def __init__(
@@ -221,7 +223,7 @@ class JiraClient:
             return FatalError(f"{what}: Jira says this API was removed (HTTP 410): {text[:300]}")
         found = classify_http(status, text, headers)
         wait = found.retry_after if isinstance(found, RetriableError) else None
-        if wait is not None and wait > self.policy.max_delay:
+        if wait is not None and wait > min(self.policy.max_delay, self.config.max_rate_limit_wait):
             # A long wait belongs to the scheduler (pause the source), not to a sleeping request.
             reset_at = self.clock() + timedelta(seconds=wait)
             self.stats.rate_limit_reset_at = reset_at

@@ -89,6 +89,8 @@ class JiraConfig(SourceConfig):
     page_size: int = Field(default=100, ge=1, le=1000)
     changelog: Literal["bulk", "per_issue"] = "bulk"  # how Cloud completes long histories
     timeout: Duration = timedelta(seconds=30)
+    # seconds; a longer Retry-After pauses the source until then instead of waiting in the sync
+    max_rate_limit_wait: float = Field(default=60.0, ge=0)
     mapping: FlowMapping = FlowMapping()
     overrides: dict[str, FlowMapping] = Field(
         default_factory=dict

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
@@ -35,12 +34,14 @@ class JiraConnector(Connector):
         settings: Settings,
         *,
         clock: Clock = system_clock,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(config, settings, clock=clock)
         self.jira_config = config = cast(JiraConfig, config)  # checked by Connector.__init__
-        self.client = JiraClient(config, policy=policy, sleep=sleep, clock=clock)
+        self.client = JiraClient(
+            config, policy=policy, sleep=self.wait if sleep is None else sleep, clock=clock
+        )  # waits between retries end as soon as the process stops
         self.rules = RuleBook(config)
         # (what, project, name) -> issues seen with it; a data-quality figure, reset per instance.
         self.unmapped: Counter[tuple[str, str, str]] = Counter()

@@ -29,12 +29,14 @@ class PagerdutyConnector(Connector):
         settings: Settings,
         *,
         clock: Clock = system_clock,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         offset_cap: int = OFFSET_CAP,
     ) -> None:
         super().__init__(config, settings, clock=clock)
         self.pd_config = config = cast(PagerdutyConfig, config)  # checked by Connector.__init__
-        self.client = PagerdutyClient(config, clock=clock, sleep=sleep)
+        self.client = PagerdutyClient(
+            config, clock=clock, sleep=self.wait if sleep is None else sleep
+        )
         self._streams: list[Stream] = [IncidentsStream(config, self.client, offset_cap=offset_cap)]
 
     def streams(self) -> Sequence[Stream]:
