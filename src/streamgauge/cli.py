@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", parents=[common], help="sync on a schedule and serve /metrics, /healthz, /readyz"
+        "serve",
+        parents=[common],
+        help="sync on a schedule and serve /metrics, /healthz, /readyz and /webhooks/<source>",
     )
     serve.add_argument("--host", help="address to listen on (overrides server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
@@ -281,7 +283,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     app = App(settings)
     server = make_server(
-        WebApp(app.exposition, app.readiness),
+        WebApp(
+            app.exposition,
+            app.readiness,
+            webhooks=app.intakes,
+            live=app.webhook_counters if app.intakes else None,
+        ),
         host=settings.server.host,
         port=settings.server.port,
         threads=settings.server.threads,

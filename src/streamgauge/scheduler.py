@@ -60,6 +60,8 @@ class Scheduler:
         if not self.app.connectors:
             self._request_recompute()
         self._scheduler.start()
+        for intake in self.app.intakes.values():
+            intake.start(on_change=self._request_recompute)
 
     def _sync(self, source: str) -> None:
         outcome = self.app.sync(source)
@@ -94,5 +96,7 @@ class Scheduler:
     def shutdown(self) -> None:
         """Stop taking new jobs and wait for running ones; a sync stops at its next page."""
         self.app.stop.set()
+        for intake in self.app.intakes.values():
+            intake.stop()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)

@@ -22,8 +22,8 @@ V2 = (*V1, Migration(2, "deployment notes", add_deployment_note))
 
 
 def test_a_new_store_is_at_the_newest_version(store: Store, peek: TablePeek) -> None:
-    assert store.schema_version() == MIGRATIONS[-1].version == 1
-    assert peek.rows("SELECT version FROM schema_version") == [(1,)]
+    assert store.schema_version() == MIGRATIONS[-1].version == 2
+    assert peek.rows("SELECT version FROM schema_version") == [(2,)]
 
 
 def test_an_older_store_upgrades_on_open_and_keeps_its_records(

@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "file": "streamgauge.connectors.file:FileConnector",
     "github": "streamgauge.connectors.github:GithubConnector",
     "jira": "streamgauge.connectors.jira:JiraConnector",
+    "webhook": "streamgauge.connectors.webhook:WebhookConnector",
 }
 
 

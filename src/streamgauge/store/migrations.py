@@ -41,8 +41,15 @@ def _create_tables(connection: Connection, schema: Schema) -> None:
     schema.metadata.create_all(connection)
 
 
+def _create_webhook_events(connection: Connection, schema: Schema) -> None:
+    # A store created at version 1 by this code already has the table (step 1 creates every
+    # table defined now); one created by an older streamgauge gets it here.
+    schema.webhook_events.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw records, model tables, cursors, sync runs, snapshots", _create_tables),
+    Migration(2, "pushed events received by webhook sources", _create_webhook_events),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import DATASET_LISTS, KINDS, Dataset, Record
-from streamgauge.store import queries
+from streamgauge.store import inbox, queries
 from streamgauge.store.codec import LoadPools, RecordCodec, from_micros
 from streamgauge.store.engine import WRITE_OPTION, build_engine, display_url, parse_url
 from streamgauge.store.migrations import MIGRATIONS, Migration, current_version, migrate
@@ -154,6 +154,73 @@ class Store:
                 f"{_reason(exc)}"
             ) from exc
         return result
+
+    # --- pushed events ---------------------------------------------------------------------
+
+    def receive_event(
+        self,
+        *,
+        source: str,
+        dedup_key: str,
+        content_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> bool:
+        """Keep one pushed event, committed before this returns; False for a duplicate.
+
+        Raises :class:`StoreError` when the store cannot take it, so the sender is told to
+        retry and nothing is half-kept.
+        """
+        try:
+            with self._writing() as connection:
+                return inbox.insert_event(
+                    connection,
+                    self._schema,
+                    source=source,
+                    dedup_key=dedup_key,
+                    received_at=self._clock(),
+                    content_type=content_type,
+                    headers=headers,
+                    body=body,
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"keeping an event of {source} failed: {_reason(exc)}") from exc
+
+    def pending_events(self, source: str, limit: int = 200) -> list[inbox.PushedEvent]:
+        with self._reading() as connection:
+            return inbox.pending_events(connection, self._schema, source, limit)
+
+    def records_by_id(self, kind: str, ids: Iterable[str]) -> dict[str, Record]:
+        """The stored records of one kind with these ids (absent ones are left out)."""
+        codec = self._codec(kind)
+        with self._reading() as connection:
+            return inbox.records_by_id(connection, self._schema, codec, kind, ids)
+
+    def finish_events(
+        self, outcomes: Sequence[inbox.EventOutcome], records: Sequence[Record]
+    ) -> WriteResult:
+        """The records normalized from some events and the events' new status, in one
+        transaction: a crash in between leaves the events pending, to be normalized again."""
+        try:
+            with self._writing() as connection:
+                result = write_records(connection, self._schema, self._codecs, records)
+                inbox.mark_events(connection, self._schema, outcomes)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"storing {len(records)} records of pushed events failed and none of it was "
+                f"kept: {_reason(exc)}"
+            ) from exc
+        return result
+
+    def event_counts(self) -> dict[tuple[str, str], int]:
+        """Stored pushed events by (source, status)."""
+        with self._reading() as connection:
+            return inbox.event_counts(connection, self._schema)
+
+    def requeue_events(self, source: str, status: str = inbox.MALFORMED) -> int:
+        """Normalize again the events of ``source`` in ``status`` (after a mapping change)."""
+        with self._writing() as connection:
+            return inbox.requeue_events(connection, self._schema, source, status)
 
     def record_sync(self, run: SyncRun) -> None:
         with self._writing() as connection:

@@ -1,0 +1,302 @@
+"""Pushed events: verify, keep the raw request, answer; then normalize what was kept.
+
+A request is answered 202 only after its raw body, headers and dedup key are committed, so a
+crash after the answer loses nothing and a redelivery stores nothing twice. Normalizing runs
+after the answer, from the stored rows, in the order they came; records and the events' new
+status are written in one transaction, so a restart resumes with what was left pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from streamgauge.connectors.base import Clock, SkippableRecord, system_clock
+from streamgauge.connectors.webhook import envelope
+from streamgauge.connectors.webhook.auth import AuthError, verify
+from streamgauge.connectors.webhook.cdevents import merge
+from streamgauge.connectors.webhook.connector import WebhookConnector
+from streamgauge.model import Change, Incident, Record
+from streamgauge.store import Store, StoreError
+from streamgauge.store.inbox import IGNORED, MALFORMED, NORMALIZED, EventOutcome, PushedEvent
+from streamgauge.store.types import WriteResult
+
+log = logging.getLogger(__name__)
+
+# Headers never stored: they carry the credential itself (a bearer token) or a session.
+_NOT_STORED = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Events normalized per transaction: small enough that a batch never holds the write lock
+# long while senders wait for their own commit.
+BATCH = 100
+# Seconds a sender is asked to wait when the store cannot take its event.
+RETRY_AFTER = 5
+REJECT_REASONS = (
+    "missing_signature",
+    "bad_signature",
+    "stale_timestamp",
+    "too_large",
+    "unsupported_type",
+    "unparseable",
+    "unavailable",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    text: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class WebhookCounters(Collector):
+    """Per source: events received, rejected by reason, duplicates, normalized, and so on.
+
+    Received, normalized, ignored and malformed start from what the store holds, so they stay
+    cumulative across restarts; rejections and duplicates store nothing and count from start.
+    """
+
+    def __init__(self, sources: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._rejected: Counter[tuple[str, str]] = Counter()
+        self.sources = tuple(sources)
+
+    def load(self, stored: Mapping[tuple[str, str], int]) -> None:
+        """Start from the store's counts of events by (source, status)."""
+        with self._lock:
+            for (source, status), n in stored.items():
+                self._counts[(source, "received")] += n
+                if status != "pending":
+                    self._counts[(source, status)] += n
+
+    def add(self, source: str, what: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[(source, what)] += n
+
+    def reject(self, source: str, reason: str) -> None:
+        with self._lock:
+            self._rejected[(source, reason)] += 1
+
+    def get(self, source: str, what: str) -> int:
+        with self._lock:
+            if what in REJECT_REASONS:
+                return self._rejected[(source, what)]
+            return self._counts[(source, what)]
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts = dict(self._counts)
+            rejected = dict(self._rejected)
+        families = {
+            what: CounterMetricFamily(f"streamgauge_webhook_{what}", text, labels=["source"])
+            for what, text in (
+                ("received", "Pushed events stored (duplicates not counted)."),
+                ("duplicates", "Pushed events already stored, answered 202 and not kept again."),
+                ("normalized", "Stored events normalized into model records."),
+                ("ignored", "Stored events of a type no metric uses."),
+                ("malformed", "Stored events that could not be normalized; kept for a replay."),
+            )
+        }
+        reject = CounterMetricFamily(
+            "streamgauge_webhook_rejected",
+            "Pushed requests refused, by reason; nothing of them was stored.",
+            labels=["source", "reason"],
+        )
+        pending = GaugeMetricFamily(
+            "streamgauge_webhook_pending",
+            "Stored events waiting to be normalized.",
+            labels=["source"],
+        )
+        for source in self.sources:
+            for what, family in families.items():
+                family.add_metric([source], counts.get((source, what), 0))
+            for reason in REJECT_REASONS:
+                reject.add_metric([source, reason], rejected.get((source, reason), 0))
+            done = sum(counts.get((source, s), 0) for s in (NORMALIZED, IGNORED, MALFORMED))
+            pending.add_metric([source], max(0, counts.get((source, "received"), 0) - done))
+        yield from families.values()
+        yield reject
+        yield pending
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeOutcome:
+    events: int = 0
+    normalized: int = 0
+    ignored: int = 0
+    malformed: int = 0
+    written: WriteResult = field(default_factory=WriteResult)
+
+
+class Intake:
+    """One webhook source's endpoint and its normalizer."""
+
+    def __init__(
+        self,
+        connector: WebhookConnector,
+        store: Store,
+        counters: WebhookCounters,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.connector = connector
+        self.store = store
+        self.counters = counters
+        self.clock = clock
+        self.source = connector.name
+        self.max_body = connector.webhook.max_body
+        self._normalizing = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- receiving ------------------------------------------------------------------------
+
+    def receive(self, content_type: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Answer one request whose body was read whole (at most ``max_body`` bytes).
+
+        ``headers`` are keyed by lower-case name.
+        """
+        try:
+            verify(self.connector.webhook, headers, body, self.clock())
+        except AuthError as exc:
+            return self._reject(401, exc.reason, str(exc))
+        try:
+            read = envelope.read(content_type, headers, body)
+        except envelope.EnvelopeError as exc:
+            return self._reject(exc.status, exc.reason, str(exc))
+        kept = {k: v for k, v in headers.items() if k not in _NOT_STORED}
+        try:
+            new = self.store.receive_event(
+                source=self.source,
+                dedup_key=read.dedup_key,
+                content_type=content_type,
+                headers=kept,
+                body=body,
+            )
+        except StoreError as exc:
+            log.warning("%s: event not kept, sender asked to retry: %s", self.source, exc)
+            self.counters.reject(self.source, "unavailable")
+            return Answer(
+                503,
+                "the store cannot take the event now; send it again\n",
+                (("Retry-After", str(RETRY_AFTER)),),
+            )
+        if not new:
+            self.counters.add(self.source, "duplicates")
+            return Answer(202, "duplicate: already received\n")
+        self.counters.add(self.source, "received")
+        self._wake.set()
+        return Answer(202, "accepted\n")
+
+    def too_large(self) -> Answer:
+        return self._reject(413, "too_large", f"the body is over {self.max_body} bytes")
+
+    def _reject(self, status: int, reason: str, message: str) -> Answer:
+        self.counters.reject(self.source, reason)
+        log.info("%s: request refused (%d %s): %s", self.source, status, reason, message)
+        return Answer(status, message + "\n")
+
+    # --- normalizing ----------------------------------------------------------------------
+
+    def normalize_pending(self, *, limit: int | None = None) -> NormalizeOutcome:
+        """Normalize stored events not normalized yet, batch by batch, until none is left."""
+        total = NormalizeOutcome()
+        with self._normalizing:
+            while limit is None or total.events < limit:
+                events = self.store.pending_events(self.source, BATCH)
+                if not events:
+                    break
+                done = self._batch(events)
+                total = NormalizeOutcome(
+                    total.events + done.events,
+                    total.normalized + done.normalized,
+                    total.ignored + done.ignored,
+                    total.malformed + done.malformed,
+                    total.written + done.written,
+                )
+        return total
+
+    def _batch(self, events: list[PushedEvent]) -> NormalizeOutcome:
+        outcomes: list[EventOutcome] = []
+        partial: list[Record] = []
+        whole: list[Record] = []
+        for event in events:
+            try:
+                normalized = self.connector.normalize_request(
+                    event.content_type, event.headers, event.body
+                )
+            except SkippableRecord as exc:
+                log.warning("%s: event %d kept as malformed: %s", self.source, event.id, exc)
+                outcomes.append(EventOutcome(event.id, MALFORMED, str(exc)))
+                continue
+            if normalized is None:
+                outcomes.append(EventOutcome(event.id, IGNORED))
+                continue
+            (partial if normalized.partial else whole).extend(normalized.records)
+            if normalized.errors:
+                error = "; ".join(normalized.errors[:5])
+                log.warning("%s: event %d: records skipped: %s", self.source, event.id, error)
+                outcomes.append(EventOutcome(event.id, MALFORMED, error))
+            else:
+                outcomes.append(EventOutcome(event.id, NORMALIZED))
+        records = self._merged(partial, whole)
+        written = self.store.finish_events(outcomes, records)
+        counts = Counter(o.status for o in outcomes)
+        for status, n in counts.items():
+            self.counters.add(self.source, status, n)
+        return NormalizeOutcome(
+            len(events), counts[NORMALIZED], counts[IGNORED], counts[MALFORMED], written
+        )
+
+    def _merged(self, partial: list[Record], whole: list[Record]) -> list[Record]:
+        """Whole records as given (the last of an id wins); parts merged with what is stored."""
+        out: dict[str, Record] = {r.id: r for r in whole}
+        mergeable = [r for r in partial if isinstance(r, Change | Incident)]
+        stored: dict[str, Record] = {}
+        for kind in {r.kind for r in mergeable}:
+            ids = [r.id for r in mergeable if r.kind == kind and r.id not in out]
+            stored.update(self.store.records_by_id(kind, ids))
+        for record in partial:
+            before = out.get(record.id) or stored.get(record.id)
+            out[record.id] = merge(before, record) if before is not None else record
+        return list(out.values())
+
+    # --- the background normalizer ----------------------------------------------------------
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        """Normalize in a thread of its own: at once after a receipt, and every second."""
+
+        def run() -> None:
+            while not self._stop.is_set():
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                try:
+                    outcome = self.normalize_pending()
+                except StoreError as exc:
+                    log.warning("%s: normalizing waits for the store: %s", self.source, exc)
+                    self._stop.wait(RETRY_AFTER)
+                    continue
+                except Exception:  # the job boundary: the next pass tries again
+                    log.exception("%s: normalizing failed", self.source)
+                    self._stop.wait(RETRY_AFTER)
+                    continue
+                if outcome.written.changed:
+                    on_change()
+
+        self._thread = threading.Thread(target=run, name=f"intake {self.source}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
