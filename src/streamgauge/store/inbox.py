@@ -67,8 +67,9 @@ def insert_event(
         body=body,
         status=PENDING,
     ).on_conflict_do_nothing(index_elements=[table.c.source, table.c.dedup_key])
-    result = connection.execute(statement)
-    return bool(result.rowcount == 1)
+    # RETURNING tells a new row from a conflict alike on both databases (rowcount does not:
+    # an INSERT with an implicit RETURNING may report -1)
+    return connection.execute(statement.returning(table.c.id)).first() is not None
 
 
 def pending_events(
