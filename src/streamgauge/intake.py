@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ _NOT_STORED = frozenset({"authorization", "proxy-authorization", "cookie"})
 # Events normalized per transaction: small enough that a batch never holds the write lock
 # long while senders wait for their own commit.
 BATCH = 100
+# Least seconds between two recomputes asked for by pushed events.
+RECOMPUTE_SPACING = 5.0
 # Seconds a sender is asked to wait when the store cannot take its event.
 RETRY_AFTER = 5
 REJECT_REASONS = (
@@ -270,10 +273,15 @@ class Intake:
 
     # --- the background normalizer ----------------------------------------------------------
 
-    def start(self, on_change: Callable[[], None]) -> None:
-        """Normalize in a thread of its own: at once after a receipt, and every second."""
+    def start(self, on_change: Callable[[], None], *, spacing: float = RECOMPUTE_SPACING) -> None:
+        """Normalize in a thread of its own: at once after a receipt, and every second.
+
+        ``on_change`` (a recompute) is called after records changed, at most once per
+        ``spacing`` seconds: a burst of events costs one computation, not one per batch.
+        """
 
         def run() -> None:
+            changed, last_call = False, 0.0
             while not self._stop.is_set():
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -289,8 +297,10 @@ class Intake:
                     log.exception("%s: normalizing failed", self.source)
                     self._stop.wait(RETRY_AFTER)
                     continue
-                if outcome.written.changed:
+                changed |= outcome.written.changed > 0
+                if changed and time.monotonic() - last_call >= spacing:
                     on_change()
+                    changed, last_call = False, time.monotonic()
 
         self._thread = threading.Thread(target=run, name=f"intake {self.source}", daemon=True)
         self._thread.start()

@@ -44,9 +44,21 @@ class EventOutcome:
     error: str | None = None
 
 
+def insert_statement(schema: Schema, dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of one event, built once per store:
+    a receipt is a hot path, and building the statement costs more than running it."""
+    table = schema.webhook_events
+    insert: Any = _upsert(table, dialect)
+    # RETURNING tells a new row from a conflict alike on both databases (rowcount does not:
+    # an INSERT with an implicit RETURNING may report -1)
+    return insert.on_conflict_do_nothing(
+        index_elements=[table.c.source, table.c.dedup_key]
+    ).returning(table.c.id)
+
+
 def insert_event(
     connection: Connection,
-    schema: Schema,
+    statement: Any,
     *,
     source: str,
     dedup_key: str,
@@ -56,20 +68,16 @@ def insert_event(
     body: bytes,
 ) -> bool:
     """Store one event unless its dedup key is already stored; True when it was new."""
-    table = schema.webhook_events
-    insert: Any = _upsert(table, connection.dialect.name)
-    statement = insert.values(
-        source=source,
-        dedup_key=dedup_key,
-        received_at=to_micros(received_at),
-        content_type=content_type,
-        headers=json.dumps(dict(headers), sort_keys=True, separators=(",", ":")),
-        body=body,
-        status=PENDING,
-    ).on_conflict_do_nothing(index_elements=[table.c.source, table.c.dedup_key])
-    # RETURNING tells a new row from a conflict alike on both databases (rowcount does not:
-    # an INSERT with an implicit RETURNING may report -1)
-    return connection.execute(statement.returning(table.c.id)).first() is not None
+    row = {
+        "source": source,
+        "dedup_key": dedup_key,
+        "received_at": to_micros(received_at),
+        "content_type": content_type,
+        "headers": json.dumps(dict(headers), sort_keys=True, separators=(",", ":")),
+        "body": body,
+        "status": PENDING,
+    }
+    return connection.execute(statement, row).first() is not None
 
 
 def pending_events(

@@ -65,6 +65,7 @@ class Store:
         self._clock = clock
         self._keep_snapshots = keep_snapshots
         self._codecs = {kind: RecordCodec(cls, schema.specs[kind]) for kind, cls in KINDS.items()}
+        self._insert_event = inbox.insert_statement(schema, engine.dialect.name)
 
     @classmethod
     def open(
@@ -175,7 +176,7 @@ class Store:
             with self._writing() as connection:
                 return inbox.insert_event(
                     connection,
-                    self._schema,
+                    self._insert_event,
                     source=source,
                     dedup_key=dedup_key,
                     received_at=self._clock(),

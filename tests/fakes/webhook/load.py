@@ -1,0 +1,86 @@
+"""Clients that post numbered, signed CDEvents until each is acknowledged, for load and crashes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import requests
+from tests.fakes.webhook.sender import as_body, standard_headers
+from tests.fakes.webhook.spec_examples import example
+
+
+def deployment_event(n: int) -> bytes:
+    """Deployment number ``n``: the spec's service.deployed with its own id and minute."""
+    event = example("service.deployed", "0.5.1")
+    event["context"]["id"] = f"deploy-{n:06d}"
+    minute = n % (60 * 24 * 28)
+    day, rest = divmod(minute, 60 * 24)
+    event["context"]["timestamp"] = f"2026-02-{day + 1:02d}T{rest // 60:02d}:{rest % 60:02d}:00Z"
+    event["subject"]["content"]["environment"]["id"] = "production"
+    return as_body(event)
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)
+    acknowledged: int = 0
+    failures: int = 0  # answers that were not 202 nor a refused connection (retried too)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def post_all(
+    url: str,
+    bodies: Sequence[bytes],
+    *,
+    clients: int,
+    results: Results,
+    deadline: float,
+    retry_pause: float = 0.05,
+) -> None:
+    """Post every body, ``clients`` at a time, each until it is answered 202 (or time is up)."""
+    cursor = iter(range(len(bodies)))
+    take = threading.Lock()
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with take:
+                n = next(cursor, None)
+            if n is None:
+                return
+            body = bodies[n]
+            while True:
+                if time.monotonic() > deadline:
+                    with results.lock:
+                        results.errors.append(f"event {n}: not acknowledged in time")
+                    return
+                headers = {"Content-Type": "application/json", **standard_headers(body)}
+                started = time.perf_counter()
+                try:
+                    answer = session.post(url, data=body, headers=headers, timeout=10)
+                except requests.RequestException:
+                    session.close()
+                    session = requests.Session()
+                    time.sleep(retry_pause)
+                    continue
+                took = time.perf_counter() - started
+                if answer.status_code == 202:
+                    with results.lock:
+                        results.latencies.append(took)
+                        results.acknowledged += 1
+                    break
+                with results.lock:
+                    results.failures += 1
+                    if answer.status_code != 503:
+                        results.errors.append(f"event {n}: HTTP {answer.status_code}")
+                time.sleep(retry_pause)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
