@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from streamgauge.exposition.collector import Exposition
 
 if TYPE_CHECKING:
-    from streamgauge.intake import Intake
+    from streamgauge.connectors.webhook.intake import Intake
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -10,7 +10,7 @@ from tests.fakes.webhook.sender import SECRET, IntakeServer
 
 from streamgauge.config import Settings
 from streamgauge.connectors.webhook import WebhookConfig, WebhookConnector
-from streamgauge.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
 from streamgauge.store import Store
 
 SOURCE = "cd"

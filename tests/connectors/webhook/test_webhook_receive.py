@@ -24,7 +24,7 @@ from tests.fakes.webhook.sender import (
 )
 from tests.fakes.webhook.spec_examples import example
 
-from streamgauge.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
 from streamgauge.model import Deployment, RunResult
 from streamgauge.store import Store
 

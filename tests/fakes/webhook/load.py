@@ -84,3 +84,44 @@ def post_all(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def post_for(url: str, *, clients: int, seconds: float, results: Results) -> set[str]:
+    """``clients`` clients post new events for ``seconds``; nothing is retried, every answer
+    but 202 is an error. Returns the context ids acknowledged."""
+    acknowledged: set[str] = set()
+    stop_at = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        session = requests.Session()
+        sent = 0
+        while time.monotonic() < stop_at:
+            event = example("service.deployed", "0.5.1")
+            event_id = f"c{number:02d}-{sent:05d}"
+            event["context"]["id"] = event_id
+            event["subject"]["content"]["environment"]["id"] = "production"
+            body = as_body(event)
+            headers = {"Content-Type": "application/json", **standard_headers(body)}
+            sent += 1
+            started = time.perf_counter()
+            try:
+                answer = session.post(url, data=body, headers=headers, timeout=30)
+            except requests.RequestException as exc:
+                with results.lock:
+                    results.errors.append(f"{event_id}: {type(exc).__name__}")
+                continue
+            took = time.perf_counter() - started
+            with results.lock:
+                if answer.status_code == 202:
+                    results.latencies.append(took)
+                    results.acknowledged += 1
+                    acknowledged.add(event_id)
+                else:
+                    results.errors.append(f"{event_id}: HTTP {answer.status_code}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return acknowledged

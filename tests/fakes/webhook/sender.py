@@ -17,9 +17,9 @@ from streamgauge.connectors.webhook.auth import (
     standard_key,
     standard_signature,
 )
+from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
 from streamgauge.exposition.collector import Exposition
 from streamgauge.exposition.http import WebApp, make_server, stop_server
-from streamgauge.intake import Intake, WebhookCounters
 
 SECRET = "whsec_" + "c3RyZWFtZ2F1Z2UtdGVzdC1zZWNyZXQtMzItYnl0ZXM="  # base64 of 32 bytes
 

@@ -38,7 +38,7 @@ class Normalized:
 class WebhookConnector(Connector):
     """A source that is sent to rather than read: it has no streams, only a mapping.
 
-    The HTTP side (verify, store, answer) lives in :mod:`streamgauge.intake`; this class turns
+    The HTTP side (verify, store, answer) lives in :mod:`.intake`; this class turns
     one stored request into records, the same way every time it is asked.
     """
 
