@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,10 @@ class Store:
         self._keep_snapshots = keep_snapshots
         self._codecs = {kind: RecordCodec(cls, schema.specs[kind]) for kind, cls in KINDS.items()}
         self._insert_event = inbox.insert_statement(schema, engine.dialect.name)
+        # SQLite lets one writer in at a time, and one that finds the lock taken polls for it
+        # with sleeps of up to 100 ms (its busy handler): this process's writers queue here
+        # instead and go in the moment the lock is free. Other processes still poll.
+        self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(
@@ -113,7 +118,7 @@ class Store:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
+        with self._sqlite_writer or nullcontext(), self._engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             with connection.begin():
                 yield connection
