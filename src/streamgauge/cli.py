@@ -1,4 +1,4 @@
-"""The command line: serve, sync, report, explain, check-config, backfill."""
+"""The command line: serve, sync, report, explain, check-config, backfill, replay."""
 
 from __future__ import annotations
 
@@ -74,6 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--app", default="all", help="only this app (default all)")
     explain.add_argument("--window", help="window, e.g. 30d (default: the first configured)")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
+
+    replay = commands.add_parser(
+        "replay",
+        parents=[common],
+        help="normalize a webhook source's kept events again, e.g. after a mapping change",
+    )
+    replay.add_argument("--source", required=True, help="the webhook source")
+    replay.add_argument(
+        "--status",
+        choices=["malformed", "ignored", "normalized"],
+        default="malformed",
+        help="which kept events (default malformed)",
+    )
 
     commands.add_parser(
         "check-config", parents=[common], help="validate the configuration and list every problem"
@@ -151,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": cmd_check_config,
         "unmapped": cmd_unmapped,
         "backfill": cmd_backfill,
+        "replay": cmd_replay,
     }[args.command]
     try:
         return handler(settings, args)
@@ -316,6 +330,34 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app.close()
         log.info("stopped")
     return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from streamgauge.app import App
+
+    app = App(settings)
+    try:
+        if args.source not in app.intakes:
+            known = ", ".join(app.intakes) or "none"
+            print(
+                f"--source: no enabled webhook source named {args.source} (known: {known})",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        requeued = app.store.requeue_events(args.source, args.status)
+        outcome = app.sync(args.source)
+        if not outcome.ok:
+            print(f"{args.source}: normalizing failed: {outcome.error}", file=sys.stderr)
+            return EXIT_SYNC_FAILED
+        w = outcome.written
+        print(
+            f"{args.source}: {requeued} {args.status} events normalized again: "
+            f"{w.inserted} new, {w.updated} changed, {w.unchanged} unchanged records, "
+            f"{outcome.skipped} still malformed"
+        )
+        return 0
+    finally:
+        app.close()
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
