@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from tests.builders import SOURCE, at, commit
 
-from streamgauge.store import Store, StoreError, WriteResult
+from streamgauge.store import MIGRATIONS, Store, StoreError, WriteResult
 
 
 def test_open_creates_the_folder_of_an_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "store.db"
     with Store.open(f"sqlite:///{path}") as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == MIGRATIONS[-1].version
     assert path.is_file()
 
 
@@ -38,7 +38,7 @@ def test_an_in_memory_store_works_for_one_process() -> None:
 def test_a_bare_postgresql_url_means_psycopg(postgres_url: str) -> None:
     bare = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     with Store.open(bare) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == MIGRATIONS[-1].version
 
 
 def test_an_unknown_kind_is_refused_when_asked_for(sqlite_store: Store) -> None:
