@@ -9,7 +9,7 @@ from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.connectors.webhook import WebhookConnector
-from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.intake import GroupCommit, Intake, WebhookCounters
 from streamgauge.exposition.collector import Exposition, ServedState
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot
@@ -55,8 +55,9 @@ class App:
         pushed = {n: c for n, c in self.connectors.items() if isinstance(c, WebhookConnector)}
         self.webhook_counters = WebhookCounters(pushed)
         self.webhook_counters.load(self.store.event_counts())
+        commits = GroupCommit(self.store)  # one for all webhook sources: one store to write
         self.intakes = {
-            name: Intake(connector, self.store, self.webhook_counters, clock=clock)
+            name: Intake(connector, self.store, self.webhook_counters, clock=clock, commits=commits)
             for name, connector in pushed.items()
         }
         self.stop = threading.Event()

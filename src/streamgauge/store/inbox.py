@@ -56,25 +56,28 @@ def insert_statement(schema: Schema, dialect: str) -> Any:
     ).returning(table.c.id)
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One request to keep: where it was sent, its dedup key, and what came."""
+
+    source: str
+    dedup_key: str
+    content_type: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
 def insert_event(
-    connection: Connection,
-    statement: Any,
-    *,
-    source: str,
-    dedup_key: str,
-    received_at: datetime,
-    content_type: str,
-    headers: Mapping[str, str],
-    body: bytes,
+    connection: Connection, statement: Any, receipt: Receipt, received_at: datetime
 ) -> bool:
     """Store one event unless its dedup key is already stored; True when it was new."""
     row = {
-        "source": source,
-        "dedup_key": dedup_key,
+        "source": receipt.source,
+        "dedup_key": receipt.dedup_key,
         "received_at": to_micros(received_at),
-        "content_type": content_type,
-        "headers": json.dumps(dict(headers), sort_keys=True, separators=(",", ":")),
-        "body": body,
+        "content_type": receipt.content_type,
+        "headers": json.dumps(dict(receipt.headers), sort_keys=True, separators=(",", ":")),
+        "body": receipt.body,
         "status": PENDING,
     }
     return connection.execute(statement, row).first() is not None

@@ -177,20 +177,27 @@ class Store:
         Raises :class:`StoreError` when the store cannot take it, so the sender is told to
         retry and nothing is half-kept.
         """
+        (new,) = self.receive_events(
+            [inbox.Receipt(source, dedup_key, content_type, dict(headers), body)]
+        )
+        return new
+
+    def receive_events(self, receipts: Sequence[inbox.Receipt]) -> list[bool]:
+        """Keep several pushed events in one transaction: all of them or, on error, none.
+
+        For each, in order, whether it was new (False: its dedup key was already stored, or
+        came earlier in ``receipts``).
+        """
         try:
             with self._writing() as connection:
-                return inbox.insert_event(
-                    connection,
-                    self._insert_event,
-                    source=source,
-                    dedup_key=dedup_key,
-                    received_at=self._clock(),
-                    content_type=content_type,
-                    headers=headers,
-                    body=body,
-                )
+                now = self._clock()
+                return [
+                    inbox.insert_event(connection, self._insert_event, receipt, now)
+                    for receipt in receipts
+                ]
         except SQLAlchemyError as exc:
-            raise StoreError(f"keeping an event of {source} failed: {_reason(exc)}") from exc
+            sources = ", ".join(sorted({r.source for r in receipts}))
+            raise StoreError(f"keeping events of {sources} failed: {_reason(exc)}") from exc
 
     def pending_events(self, source: str, limit: int = 200) -> list[inbox.PushedEvent]:
         with self._reading() as connection:

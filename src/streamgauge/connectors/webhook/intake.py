@@ -25,7 +25,14 @@ from streamgauge.connectors.webhook.cdevents import merge
 from streamgauge.connectors.webhook.connector import WebhookConnector
 from streamgauge.model import Change, Incident, Record
 from streamgauge.store import Store, StoreError
-from streamgauge.store.inbox import IGNORED, MALFORMED, NORMALIZED, EventOutcome, PushedEvent
+from streamgauge.store.inbox import (
+    IGNORED,
+    MALFORMED,
+    NORMALIZED,
+    EventOutcome,
+    PushedEvent,
+    Receipt,
+)
 from streamgauge.store.types import WriteResult
 
 log = logging.getLogger(__name__)
@@ -128,6 +135,75 @@ class WebhookCounters(Collector):
         yield pending
 
 
+class _Waiter:
+    """One request waiting for its receipt to be committed."""
+
+    __slots__ = ("done", "error", "lead", "new", "receipt")
+
+    def __init__(self, receipt: Receipt) -> None:
+        self.receipt = receipt
+        self.done = threading.Event()
+        self.lead = False  # woken to commit the next group, not with its answer
+        self.new = False
+        self.error: StoreError | None = None
+
+
+class GroupCommit:
+    """Commits the receipts of concurrent requests together, each answered after the commit.
+
+    The first request to arrive commits itself and whatever queued behind it in one
+    transaction; requests that arrive meanwhile wait, and the first of them commits the next
+    group. Under load one commit serves many requests, and no request waits on a polling lock.
+    A failed transaction fails every request of its group (each answered 503, none kept).
+    """
+
+    def __init__(self, store: Store, *, max_group: int = 64) -> None:
+        self.store = store
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._committing = False
+
+    def keep(self, receipt: Receipt) -> bool:
+        """Commit ``receipt``; False for a duplicate. Raises :class:`StoreError`."""
+        waiter = _Waiter(receipt)
+        with self._lock:
+            self._queue.append(waiter)
+            waiter.lead = not self._committing
+            self._committing = True
+        if not waiter.lead:
+            waiter.done.wait()
+        if waiter.lead:
+            self._commit_next()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.new
+
+    def _commit_next(self) -> None:
+        # The leader is first in the queue: it arrived to an idle committer, or was woken first.
+        with self._lock:
+            group = self._queue[: self.max_group]
+            del self._queue[: self.max_group]
+        try:
+            results = self.store.receive_events([w.receipt for w in group])
+        except StoreError as exc:
+            for waiter in group:
+                waiter.error = exc
+        else:
+            for waiter, new in zip(group, results, strict=True):
+                waiter.new = new
+        for waiter in group:
+            waiter.lead = False
+            waiter.done.set()
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._committing = False
+
+
 @dataclass(frozen=True, slots=True)
 class NormalizeOutcome:
     events: int = 0
@@ -147,6 +223,7 @@ class Intake:
         counters: WebhookCounters,
         *,
         clock: Clock = system_clock,
+        commits: GroupCommit | None = None,
     ) -> None:
         self.connector = connector
         self.store = store
@@ -154,6 +231,7 @@ class Intake:
         self.clock = clock
         self.source = connector.name
         self.max_body = connector.webhook.max_body
+        self.commits = commits or GroupCommit(store)
         self._normalizing = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -175,14 +253,9 @@ class Intake:
         except envelope.EnvelopeError as exc:
             return self._reject(exc.status, exc.reason, str(exc))
         kept = {k: v for k, v in headers.items() if k not in _NOT_STORED}
+        receipt = Receipt(self.source, read.dedup_key, content_type, kept, body)
         try:
-            new = self.store.receive_event(
-                source=self.source,
-                dedup_key=read.dedup_key,
-                content_type=content_type,
-                headers=kept,
-                body=body,
-            )
+            new = self.commits.keep(receipt)
         except StoreError as exc:
             log.warning("%s: event not kept, sender asked to retry: %s", self.source, exc)
             self.counters.reject(self.source, "unavailable")
