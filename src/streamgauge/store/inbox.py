@@ -134,6 +134,17 @@ def event_counts(connection: Connection, schema: Schema) -> dict[tuple[str, str]
     return {(source, status): int(n) for source, status, n in connection.execute(query)}
 
 
+def pending_count(connection: Connection, schema: Schema, source: str) -> int:
+    """Events of ``source`` not normalized yet (an index range, not a scan of the table)."""
+    table = schema.webhook_events
+    query = (
+        select(func.count())
+        .select_from(table)
+        .where(table.c.source == source, table.c.status == PENDING)
+    )
+    return int(connection.scalar(query) or 0)
+
+
 def requeue_events(connection: Connection, schema: Schema, source: str, status: str) -> int:
     """Put every event of ``source`` in ``status`` back in line for normalizing."""
     table = schema.webhook_events

@@ -230,6 +230,11 @@ class Store:
         with self._reading() as connection:
             return inbox.event_counts(connection, self._schema)
 
+    def pending_count(self, source: str) -> int:
+        """Pushed events of ``source`` waiting to be normalized."""
+        with self._reading() as connection:
+            return inbox.pending_count(connection, self._schema, source)
+
     def requeue_events(self, source: str, status: str = inbox.MALFORMED) -> int:
         """Normalize again the events of ``source`` in ``status`` (after a mapping change)."""
         with self._writing() as connection:

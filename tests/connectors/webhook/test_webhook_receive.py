@@ -355,3 +355,35 @@ def test_a_restart_normalizes_what_was_received_and_counts_from_the_store(
         f"{SOURCE}:deployment:service.rolledback",
     ]
     assert all(isinstance(d, Deployment) and d.result is RunResult.SUCCESS for d in deployments)
+
+
+def test_pending_follows_the_store_after_a_replay(
+    server: IntakeServer, intake: Intake, store: Store, counters: WebhookCounters
+) -> None:
+    event = example("service.deployed", "0.5.1")
+    del event["subject"]["content"]["environment"]
+    body, headers = _signed(event)
+    post(server.url, body, headers)
+    assert counters.get(SOURCE, "pending") == 1
+    intake.normalize_pending()
+    assert counters.get(SOURCE, "pending") == 0
+    # another process (streamgauge replay) puts it back in line: the next pass sees it
+    store.requeue_events(SOURCE)
+    intake.normalize_pending(limit=0)
+    assert counters.get(SOURCE, "pending") == 1
+    intake.normalize_pending()
+    assert counters.get(SOURCE, "pending") == 0
+    assert counters.get(SOURCE, "malformed") == 2  # normalized, and counted, twice
+
+
+def test_secrets_and_tokens_never_reach_the_log(
+    bearer_server: IntakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = as_body(example("service.deployed", "0.5.1"))
+    wrong = "Bearer not-the-secret-but-close"
+    with caplog.at_level("DEBUG"):
+        post(bearer_server.url, body, {**JSON, "Authorization": wrong})
+        post(bearer_server.url, body, {**JSON, "Authorization": f"Bearer {SECRET}"})
+    assert "request refused (401 bad_signature)" in caplog.text
+    assert SECRET not in caplog.text
+    assert "not-the-secret-but-close" not in caplog.text

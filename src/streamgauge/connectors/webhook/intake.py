@@ -68,13 +68,16 @@ class WebhookCounters(Collector):
     """Per source: events received, rejected by reason, duplicates, normalized, and so on.
 
     Received, normalized, ignored and malformed start from what the store holds, so they stay
-    cumulative across restarts; rejections and duplicates store nothing and count from start.
+    cumulative across restarts (a replay normalizes, and counts, an event again); rejections
+    and duplicates store nothing and count from start. Pending is a gauge, set from the store
+    after each pass of the normalizer and moved by each receipt in between.
     """
 
     def __init__(self, sources: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._rejected: Counter[tuple[str, str]] = Counter()
+        self._pending: Counter[str] = Counter()
         self.sources = tuple(sources)
 
     def load(self, stored: Mapping[tuple[str, str], int]) -> None:
@@ -82,8 +85,18 @@ class WebhookCounters(Collector):
         with self._lock:
             for (source, status), n in stored.items():
                 self._counts[(source, "received")] += n
-                if status != "pending":
+                if status == "pending":
+                    self._pending[source] += n
+                else:
                     self._counts[(source, status)] += n
+
+    def set_pending(self, source: str, n: int) -> None:
+        with self._lock:
+            self._pending[source] = n
+
+    def add_pending(self, source: str, n: int) -> None:
+        with self._lock:
+            self._pending[source] += n
 
     def add(self, source: str, what: str, n: int = 1) -> None:
         with self._lock:
@@ -97,12 +110,15 @@ class WebhookCounters(Collector):
         with self._lock:
             if what in REJECT_REASONS:
                 return self._rejected[(source, what)]
+            if what == "pending":
+                return self._pending[source]
             return self._counts[(source, what)]
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             counts = dict(self._counts)
             rejected = dict(self._rejected)
+            waiting = dict(self._pending)
         families = {
             what: CounterMetricFamily(f"streamgauge_webhook_{what}", text, labels=["source"])
             for what, text in (
@@ -128,8 +144,7 @@ class WebhookCounters(Collector):
                 family.add_metric([source], counts.get((source, what), 0))
             for reason in REJECT_REASONS:
                 reject.add_metric([source, reason], rejected.get((source, reason), 0))
-            done = sum(counts.get((source, s), 0) for s in (NORMALIZED, IGNORED, MALFORMED))
-            pending.add_metric([source], max(0, counts.get((source, "received"), 0) - done))
+            pending.add_metric([source], max(0, waiting.get(source, 0)))
         yield from families.values()
         yield reject
         yield pending
@@ -268,6 +283,7 @@ class Intake:
             self.counters.add(self.source, "duplicates")
             return Answer(202, "duplicate: already received\n")
         self.counters.add(self.source, "received")
+        self.counters.add_pending(self.source, 1)
         self._wake.set()
         return Answer(202, "accepted\n")
 
@@ -297,6 +313,8 @@ class Intake:
                     total.malformed + done.malformed,
                     total.written + done.written,
                 )
+            # from the store: events another process received or requeued count too
+            self.counters.set_pending(self.source, self.store.pending_count(self.source))
         return total
 
     def _batch(self, events: list[PushedEvent]) -> NormalizeOutcome:
@@ -327,6 +345,7 @@ class Intake:
         counts = Counter(o.status for o in outcomes)
         for status, n in counts.items():
             self.counters.add(self.source, status, n)
+        self.counters.add_pending(self.source, -len(outcomes))
         return NormalizeOutcome(
             len(events), counts[NORMALIZED], counts[IGNORED], counts[MALFORMED], written
         )
