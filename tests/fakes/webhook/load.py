@@ -56,6 +56,12 @@ def post_all(
 
     def client() -> None:
         connection = http.client.HTTPConnection(host, port, timeout=10)
+        try:
+            send(connection)
+        finally:
+            connection.close()
+
+    def send(connection: http.client.HTTPConnection) -> None:
         while True:
             with take:
                 n = next(cursor, None)
@@ -74,8 +80,7 @@ def post_all(
                     answer = connection.getresponse()
                     answer.read()
                 except (OSError, http.client.HTTPException):
-                    connection.close()
-                    connection = http.client.HTTPConnection(host, port, timeout=10)
+                    connection.close()  # the next request opens a new connection
                     time.sleep(retry_pause)
                     continue
                 took = time.perf_counter() - started
