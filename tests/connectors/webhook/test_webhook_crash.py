@@ -14,11 +14,9 @@ from tests.fakes.webhook.serve import SOURCE, Serve, write_config
 
 from streamgauge.store import Store
 
-# benchmarks/webhook.py --kills runs the same with 5,000 events; a restart of `serve` takes
-# seconds on a busy machine, so the test keeps to fewer events and kills
-EVENTS = 1_000
-KILLS = 4
-CLIENTS = 4
+EVENTS = 5_000
+KILLS = 5
+CLIENTS = 8
 BOUND_S = 150.0  # the posting stops by then, whatever happens
 
 
@@ -49,7 +47,7 @@ def test_sigkill_while_posting_loses_nothing_and_duplicates_nothing(tmp_path: Pa
     # killed when the clients have had so many events acknowledged: at random points of the
     # receiving and of the normalizing that follows it
     rng = random.Random(20261203)
-    thresholds = sorted(rng.sample(range(50, EVENTS - 50), KILLS))
+    thresholds = sorted(rng.sample(range(100, EVENTS - 100), KILLS))
     kills = 0
     try:
         for threshold in thresholds:
