@@ -3,6 +3,8 @@ normalized to the records a person expects from reading the example."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,6 +152,16 @@ def test_the_dedup_key_is_the_context_source_and_id_in_every_mode(version: str, 
     ctype = headers.pop("Content-Type")
     read = envelope.read(ctype, {k.lower(): v for k, v in headers.items()}, body)
     assert read.dedup_key == 'cdevent:["/event/source/123","271069a8-fc18-44f1-b38f-9d70a1695819"]'
+
+
+def test_a_structured_event_may_carry_its_cdevent_as_base64() -> None:
+    body, _ = structured(example("incident.reported", "0.5.1"))
+    cloudevent = json.loads(body)
+    cloudevent["data_base64"] = base64.b64encode(as_body(cloudevent.pop("data"))).decode()
+    records = _records(
+        make_connector(), as_body(cloudevent), {"Content-Type": "application/cloudevents+json"}
+    )
+    assert records == [EXPECTED["incident.reported"]]
 
 
 def test_a_binary_event_without_context_ids_is_keyed_by_its_ce_headers() -> None:

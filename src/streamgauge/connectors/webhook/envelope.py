@@ -10,6 +10,8 @@ JSON form: one object, an array of them, or JSON Lines.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import urllib.parse
@@ -92,7 +94,12 @@ def read(content_type: str, headers: Mapping[str, str], body: bytes) -> Envelope
         if not isinstance(event, dict):
             raise EnvelopeError(400, "unparseable", "a structured CloudEvent must be an object")
         data = event.get("data")
-        if isinstance(data, str):
+        if data is None and isinstance(event.get("data_base64"), str):
+            try:
+                data = _json(base64.b64decode(event["data_base64"], validate=True))
+            except (binascii.Error, ValueError):
+                raise EnvelopeError(400, "unparseable", "data_base64 is not base64") from None
+        elif isinstance(data, str):
             data = _json(data.encode())
         cdevent = data if isinstance(data, dict) else {}
         key = _cdevent_key(cdevent)
