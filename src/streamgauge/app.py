@@ -9,7 +9,8 @@ from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
 from streamgauge.connectors.registry import connectors as registered_connectors
 from streamgauge.connectors.webhook import WebhookConnector
-from streamgauge.connectors.webhook.intake import GroupCommit, Intake, WebhookCounters
+from streamgauge.connectors.webhook.counters import WebhookCounters
+from streamgauge.connectors.webhook.intake import GroupCommit, Intake
 from streamgauge.exposition.collector import Exposition, ServedState
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot

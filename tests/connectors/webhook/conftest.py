@@ -10,7 +10,8 @@ from tests.fakes.webhook.sender import SECRET, IntakeServer
 
 from streamgauge.config import Settings
 from streamgauge.connectors.webhook import WebhookConfig, WebhookConnector
-from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.counters import WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake
 from streamgauge.store import Store
 
 SOURCE = "cd"

@@ -15,7 +15,7 @@ from tests.fakes.webhook.spec_examples import TYPES, VERSIONS, example
 
 from streamgauge.connectors.base import SkippableRecord
 from streamgauge.connectors.webhook import WebhookConnector, envelope
-from streamgauge.connectors.webhook.cdevents import merge
+from streamgauge.connectors.webhook.merge import merge
 from streamgauge.model import (
     Change,
     ChangeState,

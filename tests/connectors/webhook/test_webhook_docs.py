@@ -14,7 +14,8 @@ from tests.connectors.webhook.conftest import SOURCE
 from tests.fakes.webhook.sender import SECRET, IntakeServer
 
 from streamgauge.connectors.webhook import WebhookConfig
-from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.counters import WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake
 from streamgauge.model import Environment
 from streamgauge.store import Store
 

@@ -50,7 +50,8 @@ from tests.fakes.webhook.spec_examples import ARTIFACT, example
 from streamgauge.config import Settings
 from streamgauge.connectors.file import FileConfig, FileConnector
 from streamgauge.connectors.webhook import WebhookConfig, WebhookConnector
-from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.counters import WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.store import Store

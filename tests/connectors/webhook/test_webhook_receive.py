@@ -24,7 +24,8 @@ from tests.fakes.webhook.sender import (
 )
 from tests.fakes.webhook.spec_examples import example
 
-from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.counters import WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake
 from streamgauge.model import Deployment, RunResult
 from streamgauge.store import Store
 

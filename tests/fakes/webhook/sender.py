@@ -17,7 +17,8 @@ from streamgauge.connectors.webhook.auth import (
     standard_key,
     standard_signature,
 )
-from streamgauge.connectors.webhook.intake import Intake, WebhookCounters
+from streamgauge.connectors.webhook.counters import WebhookCounters
+from streamgauge.connectors.webhook.intake import Intake
 from streamgauge.exposition.collector import Exposition
 from streamgauge.exposition.http import WebApp, make_server, stop_server
 
