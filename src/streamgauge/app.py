@@ -50,7 +50,10 @@ class App:
     def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.store = Store.open(settings.store_url)
+        # pushed events commit one by one while senders wait: SQLite's log is checkpointed by
+        # the webhook normalizer between commits, not inside the commit that fills it
+        pushed_to = any(s.type == "webhook" and s.enabled for s in settings.sources)
+        self.store = Store.open(settings.store_url, manual_checkpoints=pushed_to)
         self.connectors: dict[str, Connector] = build_connectors(settings, clock=clock)
         self.exposition = Exposition(ServedState(sources=tuple(self.connectors)))
         pushed = {n: c for n, c in self.connectors.items() if isinstance(c, WebhookConnector)}

@@ -80,6 +80,7 @@ class Store:
         migrations: Sequence[Migration] = MIGRATIONS,
         clock: Clock = system_clock,
         keep_snapshots: int = 5,
+        manual_checkpoints: bool = False,
     ) -> Store:
         """Connect, create or upgrade the schema, and return a ready store.
 
@@ -87,7 +88,7 @@ class Store:
         recorded version is newer than the last step is refused with :class:`StoreError`.
         """
         parsed = parse_url(url)
-        engine = build_engine(parsed)
+        engine = build_engine(parsed, manual_checkpoints=manual_checkpoints)
         schema = Schema()
         try:
             version = migrate(engine, schema, migrations, clock())
@@ -104,6 +105,19 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def checkpoint(self) -> None:
+        """Copy an SQLite file's write-ahead log back into the database, without blocking
+        readers or writers (a PASSIVE checkpoint); nothing to do on PostgreSQL. For a store
+        opened with ``manual_checkpoints``, whose commits leave that to this call."""
+        if self._engine.dialect.name != "sqlite":
+            return
+        # the bare driver connection, in autocommit: a checkpoint cannot run in a transaction
+        raw = self._engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            raw.close()
 
     def __enter__(self) -> Store:
         return self

@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 _NOT_STORED = frozenset({"authorization", "proxy-authorization", "cookie"})
 # Events normalized per transaction: small enough that a batch never holds the write lock
 # long while senders wait for their own commit.
-BATCH = 100
-# Least seconds between two recomputes asked for by pushed events.
-RECOMPUTE_SPACING = 5.0
+BATCH = 25
+# Least seconds between two recomputes asked for by pushed events: a burst of events costs
+# one computation (which holds the interpreter for a while) every so often, not one per batch;
+# Prometheus scrapes every 30 s or so anyway.
+RECOMPUTE_SPACING = 15.0
 # Seconds a sender is asked to wait when the store cannot take its event.
 RETRY_AFTER = 5
 
@@ -293,6 +295,8 @@ class Intake:
                     self._stop.wait(RETRY_AFTER)
                     continue
                 changed |= outcome.written.changed > 0
+                # the write-ahead log is copied back here, off the receipts' commits
+                self.store.checkpoint()
                 if changed and time.monotonic() - last_call >= spacing:
                     on_change()
                     changed, last_call = False, time.monotonic()
