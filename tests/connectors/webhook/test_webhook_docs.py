@@ -14,6 +14,7 @@ from tests.connectors.webhook.conftest import SOURCE
 from tests.fakes.webhook.sender import SECRET, IntakeServer
 
 from streamgauge.connectors.webhook import WebhookConfig
+from streamgauge.connectors.webhook.auth import github_signature
 from streamgauge.connectors.webhook.counters import WebhookCounters
 from streamgauge.connectors.webhook.intake import Intake
 from streamgauge.model import Environment
@@ -76,3 +77,23 @@ def test_the_metric_table_lists_exactly_the_exported_families() -> None:
         )
     }
     assert documented == exported
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+@pytest.mark.parametrize(
+    ("heading", "variable"),
+    [("### GitHub Actions", "SECRET"), ("### GitLab CI", "STREAMGAUGE_WEBHOOK_SECRET")],
+)
+def test_the_ci_examples_sign_as_github_does(heading: str, variable: str) -> None:
+    section = DOC.split(heading, 1)[1]
+    (line,) = [s.strip() for s in section.splitlines() if s.strip().startswith("signature=")][:1]
+    body = '{"context": {"id": "x"}, "note": "a body with spaces, quotes \\" and unicode é"}'
+    done = subprocess.run(
+        ["sh", "-c", f'{line}\nprintf "%s" "$signature"'],
+        env={"PATH": "/usr/bin:/bin", "body": body, variable: SECRET},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert f"sha256={done.stdout}" == github_signature(SECRET, body.encode())
