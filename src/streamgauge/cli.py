@@ -1,5 +1,5 @@
 """The command line: serve, demo, sync, report, explain, check-config, unmapped, jobs, skipped,
-backfill, healthcheck."""
+replay, backfill, healthcheck."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", parents=[common], help="sync on a schedule and serve /metrics, /healthz, /readyz"
+        "serve",
+        parents=[common],
+        help="sync on a schedule and serve /metrics, /healthz, /readyz and /webhooks/<source>",
     )
     serve.add_argument("--host", help="address to listen on (overrides server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
@@ -91,6 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--app", default="all", help="only this app (default all)")
     explain.add_argument("--window", help="window, e.g. 30d (default: the first configured)")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
+
+    replay = commands.add_parser(
+        "replay",
+        parents=[common],
+        help="normalize a webhook source's kept events again, e.g. after a mapping change",
+    )
+    replay.add_argument("--source", required=True, help="the webhook source")
+    replay.add_argument(
+        "--status",
+        choices=["malformed", "ignored", "normalized"],
+        default="malformed",
+        help="which kept events (default malformed)",
+    )
 
     commands.add_parser(
         "check-config", parents=[common], help="validate the configuration and list every problem"
@@ -213,6 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         "skipped": cmd_skipped,
         "backfill": cmd_backfill,
         "healthcheck": cmd_healthcheck,
+        "replay": cmd_replay,
     }[args.command]
     from streamgauge.store import StoreError
 
@@ -479,7 +495,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     app = App(settings)
     try:
         server = make_server(
-            WebApp(app.exposition, app.readiness),
+            WebApp(
+                app.exposition,
+                app.readiness,
+                webhooks=app.intakes,
+                live=app.webhook_counters if app.intakes else None,
+            ),
             host=settings.server.host,
             port=settings.server.port,
             threads=settings.server.threads,
@@ -555,6 +576,34 @@ def _listen_problem(exc: OSError, settings: Settings) -> str:
         f"cannot listen on {where}: {exc.strerror or exc}; check --host and --port "
         "(or server.host and server.port)"
     )
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from streamgauge.app import App
+
+    app = App(settings)
+    try:
+        if args.source not in app.intakes:
+            known = ", ".join(app.intakes) or "none"
+            print(
+                f"--source: no enabled webhook source named {args.source} (known: {known})",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        requeued = app.store.requeue_events(args.source, args.status)
+        outcome = app.sync(args.source)
+        if not outcome.ok:
+            print(f"{args.source}: normalizing failed: {outcome.error}", file=sys.stderr)
+            return EXIT_FAILED
+        w = outcome.written
+        print(
+            f"{args.source}: {requeued} {args.status} events normalized again: "
+            f"{w.inserted} new, {w.updated} changed, {w.unchanged} unchanged records, "
+            f"{outcome.skipped} still malformed"
+        )
+        return 0
+    finally:
+        app.close()
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:

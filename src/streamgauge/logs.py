@@ -99,3 +99,7 @@ def setup_logging(settings: Settings) -> None:
     # Client libraries log request URLs and headers at DEBUG; keep them at WARNING.
     for noisy in ("urllib3", "github", "gitlab", "jira", "apscheduler", "waitress"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # waitress warns "Task queue depth is N" whenever a request waits for a worker thread, from
+    # its event loop thread: under a burst of pushed events that is a line per request, and the
+    # writing slows the loop that accepts them
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)

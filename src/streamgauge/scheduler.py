@@ -123,6 +123,8 @@ class Scheduler:
         if not self.app.connectors:
             self._request_recompute()
         self._scheduler.start()
+        for intake in self.app.intakes.values():
+            intake.start(on_change=self._request_recompute)
 
     def _check_store(self) -> None:
         if self.app.stop.is_set():
@@ -187,6 +189,8 @@ class Scheduler:
         which a finishing sync job needs. Returns the names of jobs still running.
         """
         self.app.stop.set()
+        for intake in self.app.intakes.values():
+            intake.stop()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         left = self._executor.join(timeout)

@@ -8,6 +8,7 @@ fails ``test_every_registered_connector_has_an_example``.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +123,10 @@ def _pagerduty(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]
     }
 
 
+def _webhook(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    return {"name": "pushed", "type": "webhook", "secret": "a-secret-of-sixteen-chars"}
+
+
 EXAMPLES: dict[str, Example] = {
     "demo": _demo,
     "file": _file,
@@ -130,7 +135,11 @@ EXAMPLES: dict[str, Example] = {
     "jenkins": _jenkins,
     "jira": _jira,
     "pagerduty": _pagerduty,
+    "webhook": _webhook,
 }
+# Sources that are sent to have no streams; their stored requests are normalized instead.
+PULLED = sorted(k for k in EXAMPLES if not connectors()[k].pushed)
+PUSHED = sorted(k for k in EXAMPLES if connectors()[k].pushed)
 
 REGISTERED = sorted(connectors())
 
@@ -171,7 +180,7 @@ def test_a_config_of_another_type_is_refused_naming_the_source(kind: str) -> Non
     )
 
 
-@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+@pytest.mark.parametrize("kind", PULLED)
 def test_streams_have_unique_names(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -190,7 +199,7 @@ _GARBAGE = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "payload"), list(itertools.product(sorted(EXAMPLES), _GARBAGE)))
+@pytest.mark.parametrize(("kind", "payload"), list(itertools.product(PULLED, _GARBAGE)))
 def test_normalize_refuses_garbage_as_a_skippable_record(
     kind: str, payload: dict[str, Any], request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -201,7 +210,25 @@ def test_normalize_refuses_garbage_as_a_skippable_record(
             list(connector.normalize(raw))
 
 
-@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+@pytest.mark.parametrize("kind", PUSHED)
+def test_a_pushed_source_has_no_streams(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    assert list(build(kind, request, tmp_path).streams()) == []
+
+
+@pytest.mark.parametrize(("kind", "payload"), list(itertools.product(PUSHED, _GARBAGE)))
+def test_a_pushed_source_refuses_garbage_as_a_skippable_record(
+    kind: str, payload: dict[str, Any], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    connector = build(kind, request, tmp_path)
+    stored = {"content_type": "application/json", "headers": {}, "body": json.dumps(payload)}
+    raw = RawRecord(stream="events", native_id="garbage", payload=stored, fetched_at=NOW)
+    with pytest.raises(SkippableRecord):
+        list(connector.normalize(raw))
+
+
+@pytest.mark.parametrize("kind", PULLED)
 def test_a_fresh_read_yields_pages_with_string_cursors_and_records(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -80,3 +80,26 @@ def test_migrations_must_be_numbered_without_gaps(store_url: str) -> None:
     gap = (*V1, Migration(3, "skips 2", add_deployment_note))
     with pytest.raises(StoreError, match=r"numbered 1, 2, 3, .* not \[1, 3\]"):
         Store.open(store_url, migrations=gap)
+
+
+def test_a_version_1_store_gains_the_pushed_events_table(store_url: str, peek: TablePeek) -> None:
+    with Store.open(store_url, migrations=V1) as old:
+        old.write_batch(
+            source=SOURCE,
+            stream="d",
+            raws=[],
+            records=[deployment(finished_at=at(days=1))],
+            cursor="c",
+        )
+    # a store written by a streamgauge of version 1 had no such table
+    with peek.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE webhook_events")
+    with Store.open(store_url) as upgraded:
+        assert upgraded.schema_version() == 2
+        assert upgraded.receive_event(
+            source="push", dedup_key="k", content_type="application/json", headers={}, body=b"{}"
+        )
+        assert upgraded.event_counts() == {("push", "pending"): 1}
+        assert len(upgraded.load_dataset().deployments) == 1
+    versions = peek.rows("SELECT version, description FROM schema_version ORDER BY version")
+    assert versions == [(1, MIGRATIONS[0].description), (2, MIGRATIONS[1].description)]

@@ -136,6 +136,9 @@ class Connector(ABC):
 
     type: ClassVar[str]
     config_model: ClassVar[builtins.type[SourceConfig]]
+    # A pushed source is sent to (a webhook): it has no streams to read, and what it was sent
+    # is normalized from the store instead of by a sync.
+    pushed: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig, settings: Settings, *, clock: Clock = system_clock):
         if not isinstance(config, self.config_model):

@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "jenkins": "streamgauge.connectors.jenkins:JenkinsConnector",
     "jira": "streamgauge.connectors.jira:JiraConnector",
     "pagerduty": "streamgauge.connectors.pagerduty:PagerdutyConnector",
+    "webhook": "streamgauge.connectors.webhook:WebhookConnector",
 }
 
 

@@ -73,12 +73,17 @@ def display_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def build_engine(url: URL) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created."""
+def build_engine(url: URL, *, manual_checkpoints: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get their folder created.
+
+    ``manual_checkpoints``: an SQLite file's write-ahead log is not copied back into the
+    database by the commit that fills it (SQLite's auto-checkpoint, an fsync inside that commit
+    while other writers wait) but by whoever calls the store's ``checkpoint``.
+    """
     backend = url.get_backend_name()
     try:
         if backend == "sqlite":
-            return _sqlite_engine(url)
+            return _sqlite_engine(url, manual_checkpoints=manual_checkpoints)
         if backend == "postgresql":
             if "+" not in url.drivername:
                 # psycopg 3 is the driver streamgauge ships with; a bare `postgresql://` means
@@ -99,7 +104,7 @@ def build_engine(url: URL) -> Engine:
     )
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, *, manual_checkpoints: bool) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:") or url.query.get("mode") == "memory"
     lock_timeout = sqlite_lock_timeout(url)
@@ -139,6 +144,8 @@ def _sqlite_engine(url: URL) -> Engine:
             # In WAL mode NORMAL is still crash-safe for the database; only the last commits
             # before a power loss may be lost, and a re-sync restores them.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if manual_checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

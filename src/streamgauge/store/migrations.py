@@ -64,9 +64,16 @@ def _key_by_source(connection: Connection, schema: Schema) -> None:
     schema.skipped_records.create(connection, checkfirst=True)
 
 
+def _create_webhook_events(connection: Connection, schema: Schema) -> None:
+    # A store created at version 1 by this code already has the table (step 1 creates every
+    # table defined now); one created by an older streamgauge gets it here.
+    schema.webhook_events.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw records, model tables, cursors, sync runs, snapshots", _create_tables),
     Migration(2, "model records keyed by source and id; skipped records", _key_by_source),
+    Migration(3, "pushed events received by webhook sources", _create_webhook_events),
 )
 
 

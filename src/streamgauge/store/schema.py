@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -145,6 +146,24 @@ class Schema:
             md,
             Column("id", Integer, primary_key=True, autoincrement=False),
             Column("value", BigInteger, nullable=False),
+        )
+        # Pushed events as received: the raw body and its headers, kept before the sender is
+        # answered; `dedup_key` makes a redelivery a no-op, `status` says what normalizing made
+        # of it (pending, normalized, ignored, malformed) so a restart resumes the pending ones.
+        self.webhook_events = Table(
+            "webhook_events",
+            md,
+            Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+            Column("source", Text, nullable=False),
+            Column("dedup_key", Text, nullable=False),
+            Column("received_at", BigInteger, nullable=False),
+            Column("content_type", Text, nullable=False),
+            Column("headers", Text, nullable=False),
+            Column("body", LargeBinary, nullable=False),
+            Column("status", Text, nullable=False),
+            Column("error", Text),
+            Index("ix_webhook_events_dedup", "source", "dedup_key", unique=True),
+            Index("ix_webhook_events_status", "source", "status", "id"),
         )
         self.schema_version = Table(
             "schema_version",

@@ -6,8 +6,9 @@ import gc
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import DATASET_LISTS, KINDS, Dataset, Record
-from streamgauge.store import queries
+from streamgauge.store import inbox, queries
 from streamgauge.store.codec import LoadPools, RecordCodec, from_micros
 from streamgauge.store.engine import (
     WRITE_OPTION,
@@ -95,6 +96,11 @@ class Store:
         self._clock = clock
         self._keep_snapshots = keep_snapshots
         self._codecs = {kind: RecordCodec(cls, schema.specs[kind]) for kind, cls in KINDS.items()}
+        self._insert_event = inbox.insert_statement(schema, engine.dialect.name)
+        # SQLite lets one writer in at a time, and one that finds the lock taken polls for it
+        # with sleeps of up to 100 ms (its busy handler): this process's writers queue here
+        # instead and go in the moment the lock is free. Other processes still poll.
+        self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(
@@ -104,6 +110,7 @@ class Store:
         migrations: Sequence[Migration] = MIGRATIONS,
         clock: Clock = system_clock,
         keep_snapshots: int = 5,
+        manual_checkpoints: bool = False,
     ) -> Store:
         """Connect, create or upgrade the schema, and return a ready store.
 
@@ -111,7 +118,7 @@ class Store:
         recorded version is newer than the last step is refused with :class:`StoreError`.
         """
         parsed = parse_url(url)
-        engine = build_engine(parsed)
+        engine = build_engine(parsed, manual_checkpoints=manual_checkpoints)
         schema = Schema()
         try:
             version = migrate(engine, schema, migrations, clock())
@@ -129,6 +136,19 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    def checkpoint(self) -> None:
+        """Copy an SQLite file's write-ahead log back into the database, without blocking
+        readers or writers (a PASSIVE checkpoint); nothing to do on PostgreSQL. For a store
+        opened with ``manual_checkpoints``, whose commits leave that to this call."""
+        if self._engine.dialect.name != "sqlite":
+            return
+        # the bare driver connection, in autocommit: a checkpoint cannot run in a transaction
+        raw = self._engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            raw.close()
+
     def __enter__(self) -> Store:
         return self
 
@@ -144,12 +164,18 @@ class Store:
         return StoreError(f"{what} at {display_url(self._url)} failed: {_cause(exc, self._url)}")
 
     @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        """A write transaction, one writer at a time on SQLite, its errors as SQLAlchemy's."""
+        with self._sqlite_writer or nullcontext(), self._engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
     def _writing(self, what: str = "writing to the store") -> Iterator[Connection]:
         try:
-            with self._engine.connect() as connection:
-                connection.execution_options(**{WRITE_OPTION: True})
-                with connection.begin():
-                    yield connection
+            with self._write_transaction() as connection:
+                yield connection
         except SQLAlchemyError as exc:
             raise self._failed(exc, what) from None
 
@@ -185,16 +211,12 @@ class Store:
         transaction: all of it is kept or none."""
         what = f"writing a batch of {source}/{stream} (none of it was kept)"
         try:
-            with self._engine.connect() as connection:
-                connection.execution_options(**{WRITE_OPTION: True})
-                with connection.begin():
-                    write_raws(connection, self._schema, source, raws)
-                    result = write_records(connection, self._schema, self._codecs, records)
-                    write_skips(connection, self._schema, source, skips, self._clock())
-                    if cursor is not None:
-                        write_cursor(
-                            connection, self._schema, source, stream, cursor, self._clock()
-                        )
+            with self._write_transaction() as connection:
+                write_raws(connection, self._schema, source, raws)
+                result = write_records(connection, self._schema, self._codecs, records)
+                write_skips(connection, self._schema, source, skips, self._clock())
+                if cursor is not None:
+                    write_cursor(connection, self._schema, source, stream, cursor, self._clock())
         except (UnicodeError, OverflowError, RecursionError) as exc:
             # Raised by the driver while binding a value, before the database saw the batch.
             raise RecordRefused(
@@ -209,6 +231,77 @@ class Store:
                 ) from exc
             raise self._failed(exc, what) from None
         return result
+
+    # --- pushed events ---------------------------------------------------------------------
+
+    def receive_event(
+        self,
+        *,
+        source: str,
+        dedup_key: str,
+        content_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> bool:
+        """Keep one pushed event, committed before this returns; False for a duplicate.
+
+        Raises :class:`StoreError` when the store cannot take it, so the sender is told to
+        retry and nothing is half-kept.
+        """
+        (new,) = self.receive_events(
+            [inbox.Receipt(source, dedup_key, content_type, dict(headers), body)]
+        )
+        return new
+
+    def receive_events(self, receipts: Sequence[inbox.Receipt]) -> list[bool]:
+        """Keep several pushed events in one transaction: all of them or, on error, none.
+
+        For each, in order, whether it was new (False: its dedup key was already stored, or
+        came earlier in ``receipts``).
+        """
+        sources = ", ".join(sorted({r.source for r in receipts}))
+        with self._writing(f"keeping events of {sources}") as connection:
+            now = self._clock()
+            return [
+                inbox.insert_event(connection, self._insert_event, receipt, now)
+                for receipt in receipts
+            ]
+
+    def pending_events(self, source: str, limit: int = 200) -> list[inbox.PushedEvent]:
+        with self._reading() as connection:
+            return inbox.pending_events(connection, self._schema, source, limit)
+
+    def records_by_id(self, kind: str, ids: Iterable[str]) -> dict[str, Record]:
+        """The stored records of one kind with these ids (absent ones are left out)."""
+        codec = self._codec(kind)
+        with self._reading() as connection:
+            return inbox.records_by_id(connection, self._schema, codec, kind, ids)
+
+    def finish_events(
+        self, outcomes: Sequence[inbox.EventOutcome], records: Sequence[Record]
+    ) -> WriteResult:
+        """The records normalized from some events and the events' new status, in one
+        transaction: a crash in between leaves the events pending, to be normalized again."""
+        what = f"storing {len(records)} records of pushed events (none of it was kept)"
+        with self._writing(what) as connection:
+            result = write_records(connection, self._schema, self._codecs, records)
+            inbox.mark_events(connection, self._schema, outcomes)
+        return result
+
+    def event_counts(self) -> dict[tuple[str, str], int]:
+        """Stored pushed events by (source, status)."""
+        with self._reading() as connection:
+            return inbox.event_counts(connection, self._schema)
+
+    def pending_count(self, source: str) -> int:
+        """Pushed events of ``source`` waiting to be normalized."""
+        with self._reading() as connection:
+            return inbox.pending_count(connection, self._schema, source)
+
+    def requeue_events(self, source: str, status: str = inbox.MALFORMED) -> int:
+        """Normalize again the events of ``source`` in ``status`` (after a mapping change)."""
+        with self._writing() as connection:
+            return inbox.requeue_events(connection, self._schema, source, status)
 
     def record_sync(self, run: SyncRun) -> None:
         with self._writing(f"logging the sync of {run.source}") as connection:

@@ -1,0 +1,112 @@
+"""Pushed events per second that `serve` stores and acknowledges, with 20 concurrent clients.
+
+Starts `streamgauge serve` (a subprocess, SQLite store unless --store-url says otherwise) with
+one webhook source, then 20 clients post signed CDEvents (service.deployed, Standard Webhooks
+signatures) on loopback, each retrying an event until it is answered 202. With --kills K the
+server is killed with SIGKILL K times at random moments while they post, and started again.
+When every event is acknowledged it waits for them to be normalized and counts the deployments
+stored: an event missing is lost, an event kept or normalized twice is duplicated.
+
+    .venv/bin/python benchmarks/webhook.py [--events 5000] [--clients 20] [--kills 0]
+        [--store-url URL] [--seed 7]
+
+Last line: events_per_s (acknowledged events over the posting time), p99_ms (of the
+acknowledged requests), lost, duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sender lives under tests/
+
+from tests.fakes.webhook.load import Results, deployment_event, post_all
+from tests.fakes.webhook.serve import SOURCE, Serve, write_config
+
+from streamgauge.store import Store
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=0)
+    parser.add_argument("--store-url", default=None)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--bound", type=float, default=600.0, help="seconds; stop posting then")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        config = write_config(root, threads=8)
+        url = args.store_url or f"sqlite:///{root / 'data' / 'streamgauge.db'}"
+        if args.store_url:
+            config.write_text(config.read_text() + f"store:\n  url: '{url}'\n", encoding="utf-8")
+        serve = Serve(config, root / "data").start()
+        try:
+            serve.wait_up()
+            bodies = [deployment_event(n) for n in range(args.events)]
+            results = Results()
+            started = time.monotonic()
+            poster = threading.Thread(
+                target=post_all,
+                args=(serve.url, bodies),
+                kwargs={
+                    "clients": args.clients,
+                    "results": results,
+                    "deadline": started + args.bound,
+                },
+            )
+            poster.start()
+            span = range(1, max(2, args.events - 1))
+            for threshold in sorted(rng.sample(span, min(args.kills, len(span)))):
+                while poster.is_alive() and results.acknowledged < threshold:
+                    time.sleep(rng.uniform(0.001, 0.02))
+                if not poster.is_alive():
+                    break
+                serve.kill()
+                serve.start()
+                serve.wait_up()
+            poster.join()
+            posting_s = time.monotonic() - started
+            deadline = time.monotonic() + 120
+            with Store.open(url) as store:
+                while time.monotonic() < deadline:
+                    if store.event_counts().get((SOURCE, "pending"), 0) == 0:
+                        break
+                    time.sleep(0.2)
+                counts = store.event_counts()
+                deployments = store.load_dataset().deployments
+        finally:
+            serve.stop()
+    expected = {f"{SOURCE}:deployment:deploy-{n:06d}" for n in range(args.events)}
+    found = [d.id for d in deployments if d.id in expected]
+    stored = sum(counts.values())
+    lost = len(expected - set(found))
+    duplicated = (stored - len(expected)) + (len(found) - len(set(found)))
+    print(
+        f"events={args.events} clients={args.clients} kills={args.kills} "
+        f"acknowledged={results.acknowledged} retries={results.failures} "
+        f"posting_s={posting_s:.1f} errors={len(results.errors)}",
+        file=sys.stderr,
+    )
+    print(
+        f"events_per_s={results.acknowledged / posting_s:.0f} "
+        f"p99_ms={percentile(results.latencies, 0.99) * 1000:.1f} "
+        f"lost={lost} duplicated={max(0, duplicated)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
