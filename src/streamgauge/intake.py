@@ -120,6 +120,31 @@ def prepare(
     return Prepared(units, skips)
 
 
+def without_taken_ids(prepared: Prepared, store: Store, source: str) -> Prepared:
+    """``prepared`` with the records whose id another source's record has left out, skipped
+    as ``id_taken``: a record of one source never takes the place of another's, in the store
+    or in the metrics (which know records by id). Their raw records are kept."""
+    wanted: dict[str, set[str]] = {}
+    for unit in prepared.units:
+        for record in unit.records:
+            wanted.setdefault(record.kind, set()).add(record.id)
+    taken = store.ids_of_other_sources(source, wanted) if wanted else {}
+    if not taken:
+        return prepared
+    units: list[Unit] = []
+    skips = list(prepared.skips)
+    for unit in prepared.units:
+        clash = next((r for r in unit.records if (r.kind, r.id) in taken), None)
+        if clash is None:
+            units.append(unit)
+            continue
+        owner = taken[clash.kind, clash.id]
+        detail = f"id: {printable(clash.id, 80)!r} is already a record of source {owner!r}"
+        skips.append(make_skip(unit.raw, SkipReason.ID_TAKEN, detail, clash))
+        units.append(Unit(unit.raw, []))
+    return Prepared(units, skips)
+
+
 def write_page(
     store: Store,
     *,

@@ -18,7 +18,7 @@ from streamgauge.connectors.base import (
     SyncContext,
     system_clock,
 )
-from streamgauge.intake import prepare, write_page
+from streamgauge.intake import prepare, without_taken_ids, write_page
 from streamgauge.logs import redact, secrets_of
 from streamgauge.store import Store, StoreError
 from streamgauge.store.bounds import RecordLimits
@@ -124,6 +124,7 @@ def sync_source(
                 break
             for page in stream.read(cursor, ctx):
                 prepared = prepare(connector, page.raws, now=started_at, limits=limits)
+                prepared = without_taken_ids(prepared, store, source)
                 for skip in prepared.skips:
                     log.warning(
                         "%s/%s: skipped %s (%s): %s",

@@ -31,7 +31,8 @@ class SkipReason(StrEnum):
     INTEGER_RANGE = "integer_range"  # an integer outside what both stores hold
     TIMESTAMP_RANGE = "timestamp_range"  # before 1970 or further ahead than the bound
     TIME_ORDER = "time_order"  # a work item done before it started
-    INVALID_ID = "invalid_id"  # an empty id, an id over the bound, one outside its source
+    INVALID_ID = "invalid_id"  # an empty id, an id over the bound
+    ID_TAKEN = "id_taken"  # an id another source's record already has
     FOREIGN_SOURCE = "foreign_source"  # a record naming a source other than the one syncing
     WRITE_FAILED = "write_failed"  # the store refused it although it passed every bound
 
@@ -156,8 +157,8 @@ def check_record(record: Record, source: str, now: datetime, limits: RecordLimit
     """Raise :class:`OutOfBounds` when ``record`` may not be stored by ``source``.
 
     Besides the stores' bounds this holds a record to its source: it must name the source
-    that syncs it, and its id must start with that source's name and a colon, so that a record
-    of one source can never take the place of another's.
+    that syncs it. (That its id is not another source's is checked against the store, by
+    :func:`streamgauge.intake.prepare`'s caller.)
     """
     if record.source != source:
         raise OutOfBounds(
@@ -165,11 +166,6 @@ def check_record(record: Record, source: str, now: datetime, limits: RecordLimit
             f"source: {printable(record.source, 80)!r} is not the source syncing it ({source!r})",
         )
     _check_text("id", record.id, limits.max_id_bytes, as_bytes=True)
-    if not record.id.startswith(f"{source}:"):
-        raise OutOfBounds(
-            SkipReason.INVALID_ID,
-            f"id: {printable(record.id, 80)!r} does not start with its source {source + ':'!r}",
-        )
     latest = now + limits.ahead
     for spec in _SPECS[record.kind]:
         value = getattr(record, spec.name)

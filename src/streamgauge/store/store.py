@@ -39,7 +39,7 @@ from streamgauge.store.types import (
     SyncRun,
     WriteResult,
 )
-from streamgauge.store.writes import write_cursor, write_raws, write_records, write_skips
+from streamgauge.store.writes import _chunks, write_cursor, write_raws, write_records, write_skips
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,22 @@ class Store:
                 inbox.insert_event(connection, self._insert_event, receipt, now)
                 for receipt in receipts
             ]
+
+    def ids_of_other_sources(
+        self, source: str, ids: Mapping[str, Iterable[str]]
+    ) -> dict[tuple[str, str], str]:
+        """Of these record ids (by kind), those a source other than ``source`` has, with it."""
+        found: dict[tuple[str, str], str] = {}
+        with self._reading() as connection:
+            for kind, wanted in ids.items():
+                table = self._schema.models[kind]
+                for chunk in _chunks(sorted(set(wanted)), 500):
+                    query = select(table.c.id, table.c.source).where(
+                        table.c.id.in_(chunk), table.c.source != source
+                    )
+                    for record_id, other in connection.execute(query):
+                        found[kind, record_id] = other
+        return found
 
     def pending_events(self, source: str, limit: int = 200) -> list[inbox.PushedEvent]:
         with self._reading() as connection:

@@ -55,7 +55,8 @@ class FileConnector(Connector):
         ]
 
     def normalize(self, raw: RawRecord) -> Iterable[Record]:
-        """One line's record; ``source`` defaults to this source, team and app to the mappings.
+        """One line's record, of this source whatever its ``source`` field says (a record can
+        never be another source's); team and app from the mappings where it names none.
 
         The skip message names the file and line (the raw's native id) and the field at fault.
         """
@@ -66,7 +67,7 @@ class FileConnector(Connector):
                 reason=str(raw.payload.get(REASON, "malformed")),
             )
         data = dict(raw.payload)
-        data.setdefault("source", self.name)
+        data["source"] = self.name
         try:
             record = from_json(data)
         except RecordError as exc:
