@@ -223,8 +223,8 @@ def test_cdevents_and_json_lines_give_the_same_dora_numbers(tmp_path: Path, stor
         return found
 
     assert value("streamgauge_deployment_frequency_window_per_day") == pytest.approx(5 / 30)
-    assert value("streamgauge_change_lead_time_window_seconds", quantile="0.5") == 93_600
+    assert value("streamgauge_change_lead_time_window_seconds", percentile="50") == 93_600
     assert value("streamgauge_change_failure_rate_window_ratio") == pytest.approx(1 / 3)
     recovery = "streamgauge_failed_deployment_recovery_time_window_seconds"
-    assert value(recovery, quantile="0.5") == 6_300
+    assert value(recovery, percentile="50") == 6_300
     assert value("streamgauge_deployment_rework_rate_window_ratio") == pytest.approx(1 / 6)
