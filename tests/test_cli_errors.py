@@ -325,7 +325,7 @@ def test_sync_progress_shows_the_total_and_log_lines_stand_on_their_own(tmp_path
     assert "sources" in text
     assert "0/1" in text  # the total is known: one source
     segments = [s for s in re.split(r"[\r\n]+", text) if s.strip()]
-    warnings = [s for s in segments if "skipped record" in s]
+    warnings = [s for s in segments if " WARNING " in s and ": skipped " in s]
     assert len(warnings) == 2  # lines 501 and 1501
     # each log line starts a line of its own: nothing of the progress display before it
     timestamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING ")
