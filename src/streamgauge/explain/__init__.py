@@ -141,5 +141,5 @@ def explain(
     if label not in windows:
         raise ValueError(f"window {label!r} is not configured; use one of {', '.join(windows)}")
     out = EXPLAINERS[key](Query(facts, windows[label], settings, team, app))
-    out.metric, out.team, out.app, out.at = key, team, app, iso(facts.now)
+    out.team, out.app, out.at = team, app, iso(facts.now)
     return out
