@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from tests.builders import at, change, deployment, incident, status_change, work_item
-from tests.metrics.helpers import NOW, settings
+from tests.metrics.helpers import NOW, checkout, settings
+from tests.metrics.test_stages import story as stage_story
 
 from streamgauge.cli import main
 from streamgauge.explain import EXPLAINERS, FAMILIES, explain, metric_key, write_table
@@ -316,3 +317,45 @@ def test_work_items_in_progress_and_over_the_sle() -> None:
     over = explain(facts, "work_items_over_sle", settings())
     assert [(r["item"], r["over_sle_seconds"]) for r in over.rows] == [("PAY-10", 432000)]
     assert value(snap, "streamgauge_work_items_over_sle", type="all") == len(over.rows)
+
+
+def test_value_stream_shows_where_each_stage_s_complete_and_accurate_comes_from() -> None:
+    # The value-stream story of tests/metrics/test_stages.py: X goes back from test to dev,
+    # Y goes forward through every stage and its change's delivery stages.
+    facts = compute_facts(stage_story(), now=NOW, settings=settings())
+    snap = snapshot_of(facts, settings())
+    found = explain(facts, "value_stream", settings(), window="7d")
+    rows = {r["item"]: r for r in found.rows}
+    assert rows["PAY-1"]["path"] == "backlog > dev > test > dev > test > done"
+    assert rows["PAY-1"]["came_back_to"] == "dev, test"
+    # X: lead 5 d, process 3 d (dev 1 + 1, test 1), wait 2 d
+    assert (rows["PAY-1"]["process_seconds"], rows["PAY-1"]["wait_seconds"]) == (259200, 172800)
+    assert rows["PAY-2"]["path"] == (
+        "backlog > dev > test > done > coding > pickup > code_review > deploy"
+    )
+    assert rows["PAY-2"]["came_back_to"] == ""
+    stages = {s["stage"]: s for s in found.tables["stages"]}
+    # in stream order: backlog, dev, test, then the delivery stages
+    assert list(stages) == ["backlog", "dev", "test", "coding", "pickup", "code_review", "deploy"]
+    # dev: both entered, only Y left it forward for good: 1 of 2
+    assert (stages["dev"]["entered"], stages["dev"]["complete_accurate"]) == (2, 1)
+    assert stages["dev"]["complete_accurate_ratio"] == 0.5
+    # backlog wait: 1 d each, mean 1 d
+    assert stages["backlog"]["wait_seconds"] == 86400
+    name = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
+    times = "streamgauge_value_stream_stage_time_window_seconds"
+    for stage, row in stages.items():
+        assert checkout(name, snap, "7d", stage=stage) == row["complete_accurate_ratio"], stage
+        for part in ("process", "wait"):
+            shown = checkout(times, snap, "7d", stage=stage, part=part)
+            assert shown == pytest.approx(row[f"{part}_seconds"]), (stage, part)
+    # rolled: 1 * 0.5 * 0.5 * 1 * 1 * 1 * 1 = 0.25; lead p50 of 3 d and 5 d = 4 d
+    assert found.summary["complete_accurate_ratio"] == 0.25
+    rolled = "streamgauge_value_stream_complete_accurate_window_ratio"
+    assert checkout(rolled, snap, "7d") == pytest.approx(0.25)
+    assert found.summary["lead_time_p50_seconds"] == 4 * 86400
+    # process 3 d + 1.25 d over lead 5 d + 3 d = 0.53125
+    assert found.summary["efficiency_ratio"] == pytest.approx(0.53125)
+    text = io.StringIO()
+    write_table(found, text, width=200)
+    assert "stages:" in text.getvalue()
