@@ -190,7 +190,7 @@ def test_recovery_quantiles_and_levels_with_their_bounds() -> None:
     # d3 (day 26) at its incident's resolution, day 26 05:00, before d4: 5 h = 18000 s;
     # p50 of [18000, 172800] = 18000 + 0.5 * 154800 = 95400
     assert sorted(r["recovery_seconds"] for r in found.rows) == [18000, 172800]
-    assert found.summary["recovery_time_p50_seconds"] == 95400
+    assert found.summary["failed_deployment_recovery_time_p50_seconds"] == 95400
     name = "streamgauge_failed_deployment_recovery_time_window_seconds"
     assert value(snap, name, window="7d", percentile="50") == 95400
     levels = explain(facts, "streamgauge_change_lead_time_window_level", settings(), window="7d")
@@ -272,7 +272,7 @@ def test_work_items_done_make_the_flow_gauges_again() -> None:
     found = explain(facts, "flow_velocity", settings(), window="7d").summary
     # PAY-3 alone: active day 21 -> done day 24 = 3 d, within the 10 d SLE, all active time
     assert found["flow_time_p50_seconds"] == 259200
-    assert found["flow_velocity_per_week"] == 1.0  # 1 item over 7 days = 1 a week
+    assert found["items_done_per_week"] == 1.0  # 1 item over 7 days = 1 a week
     assert found["within_sle_ratio"] == 1.0
     assert found["flow_efficiency_ratio"] == 1.0
     assert found["feature_ratio"] == 1.0

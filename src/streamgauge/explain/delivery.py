@@ -119,7 +119,9 @@ def recoveries(q: Query) -> Explanation:
         rows,
         {
             "recovered_deployments": len(rows),
-            **quantile_summary("recovery_time", (r["recovery_seconds"] for r in rows)),
+            **quantile_summary(
+                "failed_deployment_recovery_time", (r["recovery_seconds"] for r in rows)
+            ),
         },
     )
 
@@ -318,7 +320,7 @@ def levels(q: Query) -> Explanation:
         "deployment_frequency": d["deployments_per_day"] if d["deployments"] else None,
         "change_lead_time": lt.get("lead_time_p50_seconds"),
         "change_failure_rate": d["change_failure_rate_ratio"],
-        "failed_deployment_recovery_time": rec.get("recovery_time_p50_seconds"),
+        "failed_deployment_recovery_time": rec.get("failed_deployment_recovery_time_p50_seconds"),
     }
     rows = []
     for metric, value in values.items():

@@ -65,7 +65,7 @@ def done_items(q: Query) -> Explanation:
     types = Counter(f.item.type.value for f in flows)
     summary: dict[str, Any] = {
         "work_items": len(rows),
-        "flow_velocity_per_week": len(rows) / (window.days / 7.0),
+        "items_done_per_week": len(rows) / (window.days / 7.0),
         **quantile_summary("flow_time", (f.flow_seconds or 0.0 for f in flows)),
         "sle_seconds": sle,
         "within_sle_ratio": ratio(sum(1 for r in rows if r["within_sle"]), len(rows)),
@@ -117,7 +117,7 @@ def in_progress(q: Query) -> Explanation:
     types = Counter(r["type"] for r in rows)
     rules = q.settings.metrics
     summary: dict[str, Any] = {
-        "work_items": len(rows),
+        "flow_load_items": len(rows),
         **{f"{s.value}_work_items": states[s.value] for s in (FlowState.ACTIVE, FlowState.WAITING)},
         **quantile_summary("age", ages),
         "oldest_age_seconds": max(ages) if ages else None,
