@@ -96,3 +96,34 @@ def test_at_that_cannot_be_used_is_a_usage_error(
         err = capsys.readouterr().err
         assert f"streamgauge {command[0]}: --at {given!r} " in err
         assert words in err
+
+
+def test_explain_value_stream_on_the_demo_names_each_stage_s_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "demo.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        "teams: {payments: {apps: [payments-api, payments-web]}}\n"
+        "sources:\n  - {name: demo, type: demo, teams: 1, days: 30}\n",
+        encoding="utf-8",
+    )
+    assert main(["sync", "--config", str(config)]) == 0
+    capsys.readouterr()
+    args = ["explain", "value_stream", "--config", str(config), "--window", "30d", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    stages = out["stages"]
+    # stream order: the demo's tracker stages as its items go through them, then delivery
+    names = [s["stage"] for s in stages]
+    assert names[:5] == ["intake", "planning", "development", "review", "testing"]
+    assert names[-4:] == ["coding", "pickup", "code_review", "deploy"]
+    assert [s["order"] for s in stages] == sorted(s["order"] for s in stages)
+    rolled = 1.0
+    for stage in stages:
+        # each share is the items that left the stage forward for good over those that entered
+        assert stage["complete_accurate_ratio"] == stage["complete_accurate"] / stage["entered"]
+        rolled *= stage["complete_accurate_ratio"]
+    assert out["summary"]["complete_accurate_ratio"] == pytest.approx(rolled)
+    assert 0 < rolled < 1
+    assert len(out["rows"]) == out["summary"]["work_items"] > 0
