@@ -359,3 +359,17 @@ def test_value_stream_shows_where_each_stage_s_complete_and_accurate_comes_from(
     text = io.StringIO()
     write_table(found, text, width=200)
     assert "stages:" in text.getvalue()
+
+
+def test_a_window_without_deployments_rates_its_frequency_low() -> None:
+    # 20 days after the story, the 7d window (day 43, day 50] has no deployment: 0 a day,
+    # below medium's once a month, so low; no lead time, failure or recovery to rate
+    later = NOW + timedelta(days=20)
+    facts = compute_facts(story(), now=later, settings=settings())
+    snap = snapshot_of(facts, settings())
+    found = explain(facts, "levels", settings(), window="7d")
+    assert [(r["metric"], r["value"], r["level"]) for r in found.rows] == [
+        ("deployment_frequency", 0.0, "low")
+    ]
+    family = "streamgauge_deployment_frequency_window_level"
+    assert value(snap, family, window="7d", level="low") == 1.0

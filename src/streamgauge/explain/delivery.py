@@ -317,7 +317,10 @@ def levels(q: Query) -> Explanation:
     lt = lead_times(q).summary
     rec = recoveries(q).summary
     values: dict[str, float | None] = {
-        "deployment_frequency": d["deployments_per_day"] if d["deployments"] else None,
+        # a group with production deployments has a frequency in every window, 0 included
+        "deployment_frequency": d["deployments_per_day"]
+        if any(q.wanted(o.group) for o in q.facts.dora.outcomes)
+        else None,
         "change_lead_time": lt.get("lead_time_p50_seconds"),
         "change_failure_rate": d["change_failure_rate_ratio"],
         "failed_deployment_recovery_time": rec.get("failed_deployment_recovery_time_p50_seconds"),
