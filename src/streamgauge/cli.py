@@ -86,16 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.add_argument("--window", help="only this window, e.g. 30d")
-    report.add_argument("--at", help=_AT_HELP)
+    report.add_argument("--at", metavar="TIME", help=_AT_HELP)
 
     explain = commands.add_parser(
         "explain", parents=[common], help="the records behind a metric, one row each"
     )
-    explain.add_argument("metric", help="e.g. change_failure_rate, change_lead_time, flow_time")
+    explain.add_argument(
+        "metric",
+        help="an exposed family or a short name, e.g. change_failure_rate, change_lead_time, "
+        "flow_time, value_stream, incidents, levels (every one: docs/metrics.md)",
+    )
     explain.add_argument("--team", default="all", help="only this team (default all)")
     explain.add_argument("--app", default="all", help="only this app (default all)")
     explain.add_argument("--window", help="window, e.g. 30d (default: the first configured)")
-    explain.add_argument("--at", help=_AT_HELP)
+    explain.add_argument("--at", metavar="TIME", help=_AT_HELP)
     explain.add_argument("--json", action="store_true", help="machine-readable output")
 
     commands.add_parser(
