@@ -41,6 +41,11 @@ def embedded_demo_config() -> Path:
     return Path(str(resources.files("streamgauge") / "demo.yaml"))
 
 
+_AT_HELP = (
+    "compute as at this past moment: an ISO time (2026-11-01T12:00:00Z) or a duration ago (3d)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -84,14 +89,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.add_argument("--window", help="only this window, e.g. 30d")
+    report.add_argument("--at", metavar="TIME", help=_AT_HELP)
 
     explain = commands.add_parser(
         "explain", parents=[common], help="the records behind a metric, one row each"
     )
-    explain.add_argument("metric", help="e.g. change_failure_rate, change_lead_time, flow_time")
+    explain.add_argument(
+        "metric",
+        help="an exposed family or a short name, e.g. change_failure_rate, change_lead_time, "
+        "flow_time, value_stream, incidents, levels (every one: docs/metrics.md)",
+    )
     explain.add_argument("--team", default="all", help="only this team (default all)")
     explain.add_argument("--app", default="all", help="only this app (default all)")
     explain.add_argument("--window", help="window, e.g. 30d (default: the first configured)")
+    explain.add_argument("--at", metavar="TIME", help=_AT_HELP)
     explain.add_argument("--json", action="store_true", help="machine-readable output")
 
     replay = commands.add_parser(
@@ -288,6 +299,37 @@ def _window(settings: Settings, given: str | None) -> str | None:
     return label
 
 
+def _at(given: str | None, now: datetime) -> datetime | None:
+    """The moment ``--at`` names: an ISO time (UTC when it names no offset) or a duration
+    before ``now`` (``3d``); a UsageError for anything else or a moment after ``now``."""
+    if given is None:
+        return None
+    text = given.strip()
+    try:
+        moment = now - parse_duration(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(
+                f"--at {given!r} is neither a time nor a duration; write an ISO time such as "
+                "2026-11-01T12:00:00Z or a duration ago such as 3d"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    if moment > now:
+        raise UsageError(
+            f"--at {given!r} is in the future ({_iso(moment)} is after now, {_iso(now)}); "
+            "give a past moment"
+        )
+    return moment
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
     sources = ", ".join(f"{s.name} ({s.type})" for s in settings.sources) or "none"
     print(f"configuration is valid; sources: {sources}; store: {_store_label(settings)}")
@@ -429,14 +471,23 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
+    from streamgauge.metrics import compute_all
     from streamgauge.report import report_rows, write_table
+    from streamgauge.store import Store
 
     window = _window(settings, args.window)
-    app = App(settings)
-    try:
-        snapshot = app.recompute()
-    finally:
-        app.close()
+    moment = _at(args.at, datetime.now(UTC))
+    if moment is None:
+        app = App(settings)
+        try:
+            snapshot = app.recompute()
+        finally:
+            app.close()
+    else:
+        # a past moment is computed from the stored records and served nowhere, stored never
+        with Store.open(settings.store_url) as store:
+            dataset = store.load_dataset()
+        snapshot = compute_all(dataset, now=moment, settings=settings)
     rows = report_rows(snapshot, settings, window=window)
     if args.json:
         json.dump(
@@ -454,13 +505,14 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.store import Store
 
     window = _window(settings, args.window)
+    now = datetime.now(UTC)
+    moment = _at(args.at, now) or now
     apps = [*settings.apps, *(a for t in settings.teams.values() for a in t.apps)]
     _group("--team", args.team, list(settings.teams))
     _group("--app", args.app, list(dict.fromkeys(apps)))
     with Store.open(settings.store_url) as store:
         dataset = store.load_dataset()
-    now = datetime.now(UTC)
-    facts = compute_facts(dataset, now=now, settings=settings)
+    facts = compute_facts(dataset, now=moment, settings=settings)
     try:
         found = explain.explain(
             facts, args.metric, settings, team=args.team, app=args.app, window=window

@@ -191,6 +191,8 @@ class MetricRules(Strict):
     sle_age: Span = timedelta(days=10)  # service-level expectation of flow time and age
     sle_percentile: float = Field(default=0.85, gt=0, le=1)  # share expected within sle_age
     stage_labels: int = Field(default=20, ge=1, le=100)  # stage names kept; the rest -> other
+    # the tracker stages first to last; stages not listed follow where items first reach them
+    stage_order: list[str] = Field(default_factory=list)
 
     @field_validator("levels_table")
     @classmethod

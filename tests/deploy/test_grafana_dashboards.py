@@ -110,3 +110,24 @@ def test_compose_stack_mounts_the_boards_where_the_provider_reads_them() -> None
     # the data source reaches Prometheus by its compose service name
     assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
     assert "prometheus" in compose["services"]
+
+
+def test_value_stream_stage_panels_list_stages_in_stream_order() -> None:
+    # A stage label sorts alphabetically; each panel listing stages joins the order gauge and
+    # sorts its rows by it (then hides it), so stages read idea -> production.
+    order = "streamgauge_value_stream_stage_order"
+    staged = [
+        p
+        for p in BOARDS["value-stream.json"]["panels"]
+        if p["type"] in ("table", "bargauge")
+        and any("stage_" in t["expr"] for t in p.get("targets", []))
+    ]
+    assert len(staged) == 3
+    for panel in staged:
+        (ref,) = [t["refId"] for t in panel["targets"] if order in t["expr"]]
+        steps = [s["id"] for s in panel["transformations"]]
+        assert steps == ["merge", "sortBy", "organize"], panel["title"]
+        sort = panel["transformations"][1]["options"]["sort"]
+        assert sort == [{"field": f"Value #{ref}", "desc": False}]
+        assert panel["transformations"][2]["options"]["excludeByName"][f"Value #{ref}"] is True
+        assert all(t.get("format") == "table" for t in panel["targets"]), panel["title"]

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 from tests.builders import at, change, deployment, status_change, work_item
-from tests.metrics.helpers import DAY, HOUR, NOW, checkout, settings
+from tests.metrics.helpers import DAY, HOUR, NOW, checkout, gauge, settings
 
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.snapshot import Snapshot
@@ -173,3 +173,49 @@ def test_creation_is_no_visit_and_done_is_forward() -> None:
     assert checkout(name, snap, "7d", stage="released") == 1.0
     rolled = "streamgauge_value_stream_complete_accurate_window_ratio"
     assert checkout(rolled, snap, "7d") == pytest.approx(0.25)
+
+
+def test_stages_come_in_stream_order_with_their_position(snap: Snapshot) -> None:
+    order = "streamgauge_value_stream_stage_order"
+    # both items first visit backlog (position 0 of their paths), dev (1), test (2); then
+    # unmapped and other would come (4, 5: neither is shown here), then the delivery stages
+    positions = {s: gauge(snap, order, **PAIR, stage=s) for s in _shown(snap)}
+    assert positions == {
+        "backlog": 1,
+        "dev": 2,
+        "test": 3,
+        "coding": 6,
+        "pickup": 7,
+        "code_review": 8,
+        "deploy": 9,
+    }
+    # the stage families are added in that order, not alphabetically
+    name = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
+    added = [
+        dict(s.labels)["stage"]
+        for s in snap.samples
+        if s.name == name
+        and dict(s.labels)["window"] == "7d"
+        and dict(s.labels)["app"] == "all"
+        and dict(s.labels)["team"] == "all"
+    ]
+    assert added == ["backlog", "dev", "test", "coding", "pickup", "code_review", "deploy"]
+
+
+def test_configured_stage_order_comes_first() -> None:
+    configured = settings(metrics={"stage_order": ["test", "dev"]})
+    snap = compute_all(story(), now=NOW, settings=configured)
+    order = "streamgauge_value_stream_stage_order"
+    # test and dev as configured, then backlog where the items reach it, then the delivery
+    assert gauge(snap, order, **PAIR, stage="test") == 1
+    assert gauge(snap, order, **PAIR, stage="dev") == 2
+    assert gauge(snap, order, **PAIR, stage="backlog") == 3
+    assert gauge(snap, order, **PAIR, stage="deploy") == 9
+
+
+PAIR = {"team": "payments", "app": "checkout"}
+
+
+def _shown(snap: Snapshot) -> set[str]:
+    name = "streamgauge_value_stream_stage_order"
+    return {dict(labels)["stage"] for labels in snap.values(name)}

@@ -18,7 +18,8 @@ beside the code that implements them:
 * :mod:`.levels`: performance levels under a versioned benchmark table (``metrics.levels_table``);
 * :mod:`.items` and :mod:`.flow`: each work item's flow, and flow load, velocity, time,
   efficiency, distribution and work-item age (``metrics.sle_age``, ``metrics.sle_percentile``);
-* :mod:`.stages` and :mod:`.stage_metrics`: the value-stream map (``metrics.stage_labels``);
+* :mod:`.stages` and :mod:`.stage_metrics`: the value-stream map (``metrics.stage_labels``),
+  its stages in stream order (:mod:`.stage_order`, ``metrics.stage_order``);
 * :mod:`.quality`: data quality;
 * :mod:`.windows`: rolling windows ``(now - w, now]`` (``windows``);
 * :mod:`.dimensions`: label folding into ``other`` (``labels``) and the ``all`` groups;
@@ -55,6 +56,7 @@ from streamgauge.metrics.levels import add_level_metrics, load_table
 from streamgauge.metrics.quality import Problem, QualityMemo, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stage_metrics import add_stage_metrics
+from streamgauge.metrics.stage_order import stage_order
 from streamgauge.metrics.stages import ItemStream, StreamMemo, item_streams
 from streamgauge.metrics.tallies import Tallies
 from streamgauge.metrics.windows import windows_at
@@ -226,7 +228,8 @@ def snapshot_of(facts: Facts, settings: Settings, tallies: Tallies | None = None
         sle_age=rules.sle_age,
         sle_percentile=rules.sle_percentile,
     )
-    add_stage_metrics(snapshot, facts.streams, tallies, windows)
+    order = stage_order(facts.streams, rules.stage_order) if facts.streams else []
+    add_stage_metrics(snapshot, facts.streams, tallies, windows, order)
     pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
     add_quality_metrics(snapshot, facts.problems, pairs)
     return snapshot

@@ -217,6 +217,13 @@ VALUE_STREAM: tuple[MetricDef, ...] = (
         "Rolled percent complete and accurate: the product of every stage's ratio.",
     ),
     _d(
+        "streamgauge_value_stream_stage_order",
+        "gauge",
+        "team app stage",
+        "Position of a value-stream stage in stream order (metrics.stage_order, then where items "
+        "first reach it, then the delivery stages), from 1: what boards sort stages by.",
+    ),
+    _d(
         "streamgauge_value_stream_lead_time_window_seconds",
         "gauge",
         "team app window percentile",

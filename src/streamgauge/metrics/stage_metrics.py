@@ -16,6 +16,7 @@ from streamgauge.metrics.catalog import QUANTILES
 from streamgauge.metrics.days import DayTallies, by_pair, joined, merged, rolled
 from streamgauge.metrics.dimensions import Group, all_groups, groups_of
 from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.metrics.stage_order import STAGE_ORDER, order_of
 from streamgauge.metrics.stages import DELIVERY, PROCESS, UNMAPPED, WAIT, ItemStream
 from streamgauge.metrics.stats import SortedUnion, format_percentile, quantiles
 from streamgauge.metrics.windows import Window
@@ -111,12 +112,21 @@ def stream_days() -> DayTallies[ItemStream, dict[Group, StreamTally]]:
 
 
 def add_stage_metrics(
-    snapshot: Snapshot, streams: Sequence[ItemStream], tallies: Tallies, windows: Sequence[Window]
+    snapshot: Snapshot,
+    streams: Sequence[ItemStream],
+    tallies: Tallies,
+    windows: Sequence[Window],
+    order: Sequence[str] = (),
 ) -> None:
-    """The value-stream families; ``tallies`` holds ``streams`` refreshed with :func:`kept_names`."""
+    """The value-stream families; ``tallies`` holds ``streams`` refreshed with :func:`kept_names`.
+
+    Stages are added in ``order`` (see :mod:`.stage_order`), and each group's stages get their
+    position in it as ``streamgauge_value_stream_stage_order``.
+    """
     if not streams:
         return
     groups = all_groups({s.flow.group for s in streams})
+    shown: dict[Group, set[str]] = defaultdict(set)
     for window in windows:
         found = merged(tallies.streams.within(window))  # per group already
         leads = tallies.stream_values.of(tallies.streams, window)
@@ -125,13 +135,21 @@ def add_stage_metrics(
                 total = add_streams(found[(team, app)], leads=False)
                 if total.n:
                     common = {"team": team, "app": app, "window": window.label}
-                    _emit(snapshot, total, leads[(team, app)], common)
+                    shown[team, app] |= _emit(snapshot, total, leads[(team, app)], common, order)
+    for (team, app), stages in sorted(shown.items()):
+        for stage in sorted(stages, key=lambda s: (order_of(order, s), s)):
+            snapshot.add(STAGE_ORDER, order_of(order, stage), team=team, app=app, stage=stage)
 
 
 def _emit(
-    snapshot: Snapshot, tally: StreamTally, leads: SortedUnion, common: dict[str, str]
-) -> None:
-    stages = sorted({stage for stage, _ in tally.spent} | set(tally.entered))
+    snapshot: Snapshot,
+    tally: StreamTally,
+    leads: SortedUnion,
+    common: dict[str, str],
+    order: Sequence[str],
+) -> set[str]:
+    names = {stage for stage, _ in tally.spent} | set(tally.entered)
+    stages = sorted(names, key=lambda s: (order_of(order, s), s))
     rolled = 1.0
     for stage in stages:
         if (stage, PROCESS) in tally.spent or (stage, WAIT) in tally.spent:
@@ -147,3 +165,4 @@ def _emit(
         snapshot.add(STREAM_EFFICIENCY, tally.process / tally.lead_total, **common)
     for p, value in quantiles(leads, QUANTILES).items():
         snapshot.add(STREAM_LEAD, value, **common, percentile=format_percentile(p))
+    return names
