@@ -39,6 +39,7 @@ from streamgauge.config_problems import (
     is_list,
     restate,
 )
+from streamgauge.model import Severity
 
 ENV_PREFIX = "STREAMGAUGE_"
 DEFAULT_PORT = 9464
@@ -186,6 +187,10 @@ class MetricRules(Strict):
     sle_age: Span = timedelta(days=10)  # service-level expectation of flow time and age
     sle_percentile: float = Field(default=0.85, gt=0, le=1)  # share expected within sle_age
     stage_labels: int = Field(default=20, ge=1, le=100)  # stage names kept; the rest -> other
+    # incidents below it count for no failure, recovery or rework; unknown (the lowest): all
+    incident_min_severity: Severity = Severity.UNKNOWN
+    # a production deployment whose own job failed is a change failure only when true
+    failed_attempts_are_failures: bool = False
 
     @field_validator("levels_table")
     @classmethod

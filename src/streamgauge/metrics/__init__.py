@@ -45,7 +45,11 @@ from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.linking import Links
-from streamgauge.metrics.delivery import add_delivery_metrics, incident_fix_deployments
+from streamgauge.metrics.delivery import (
+    IncidentFixes,
+    add_delivery_metrics,
+    incident_fix_deployments,
+)
 from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import LabelFolder
 from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
@@ -70,7 +74,7 @@ class Facts:
     now: datetime
     links: Links
     dora: DoraFacts
-    incident_fixes: set[str]  # ids of deployments that shipped a change naming an incident
+    incident_fixes: IncidentFixes  # deployments made to fix an incident that counts, and how
     flows: list[ItemFlow]
     streams: list[ItemStream]
     problems: list[Problem]
@@ -101,7 +105,7 @@ class Memo:
         self.streams = StreamMemo(self.flows, self.outcomes)
 
     def fix_candidates(self, dataset: Dataset, links: Links) -> tuple[list[Change], list[Incident]]:
-        """The changes naming an incident, and one incident of each key they name."""
+        """The changes naming an incident, and the incidents of each key they name."""
         keys = self._incident_keys
         if not (
             self._fix_links is links
@@ -135,7 +139,7 @@ class Memo:
                     self._fix_changes[change.id] = change
         self._fix_links, self._fix_generation = links, links.generation
         named = {key for c in self._fix_changes.values() for key in c.work_item_keys}
-        incidents = [next(iter(keys[key].values())) for key in named if key in keys]
+        incidents = [i for key in named if key in keys for i in keys[key].values()]
         return list(self._fix_changes.values()), incidents
 
 
@@ -158,7 +162,11 @@ def compute_facts(
     rules = settings.metrics
     fold = LabelFolder.from_settings(settings)
     if links is None:
-        links = Links.build(dataset, incident_window=rules.incident_window)
+        links = Links.build(
+            dataset,
+            incident_window=rules.incident_window,
+            min_severity=rules.incident_min_severity,
+        )
     dora = dora_facts(
         dataset,
         links,
@@ -171,9 +179,11 @@ def compute_facts(
     )
     if memo is not None:
         fix_changes, fix_incidents = memo.fix_candidates(dataset, links)
-        fixes = incident_fix_deployments(fix_changes, fix_incidents, links)
+        fixes = incident_fix_deployments(dataset.deployments, fix_changes, fix_incidents, links)
     else:
-        fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
+        fixes = incident_fix_deployments(
+            dataset.deployments, dataset.changes, dataset.incidents, links
+        )
     if histories is None:
         histories = group_histories(dataset.status_changes)
     flows = item_flows(

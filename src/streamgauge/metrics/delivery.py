@@ -9,7 +9,8 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 * **Deployment rework rate** of a window: unplanned over all production deployments that ended
   in the window. A deployment is unplanned (:func:`rework_reasons`) when it is a hotfix or a
   rollback, names an incident it was made to fix (``incident_keys``), or first shipped a change
-  that names an incident key among its ``work_item_keys``.
+  that names an incident key among its ``work_item_keys``; in both cases only an incident that
+  counts (``metrics.incident_min_severity``, :meth:`.Links.counts_key`).
 * **Failed deployment recovery time** histogram: every recovery known at ``now``, whole history.
 * **Failed deployments** counter: each failed production deployment that ended by ``now``,
   once under each reason it failed for.
@@ -18,11 +19,10 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from streamgauge.linking import Links
+from streamgauge.linking import Links, is_production
 from streamgauge.metrics.catalog import BY_NAME
 from streamgauge.metrics.days import histogram_of, merged
 from streamgauge.metrics.deployments import (
@@ -56,30 +56,47 @@ FIXES_INCIDENT = "fixes_incident"
 SHIPS_INCIDENT_FIX = "ships_incident_fix"
 
 
+# deployment id -> why it is an incident fix: fixes_incident, ships_incident_fix (in that order)
+IncidentFixes = Mapping[str, tuple[str, ...]]
+
+
 def incident_fix_deployments(
-    changes: Iterable[Change], incidents: Iterable[Incident], links: Links
-) -> set[str]:
-    """Ids of deployments that first shipped a change naming an incident key."""
-    keys = {i.key for i in incidents}
-    out: set[str] = set()
+    deployments: Iterable[Deployment],
+    changes: Iterable[Change],
+    incidents: Iterable[Incident],
+    links: Links,
+) -> dict[str, tuple[str, ...]]:
+    """The production deployments made to fix an incident that counts, with how.
+
+    ``fixes_incident``: it names such an incident in ``incident_keys``; ``ships_incident_fix``:
+    it first shipped a change naming the key of a known incident that counts.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for deployment in deployments:
+        if (
+            deployment.incident_keys
+            and is_production(deployment)
+            and any(links.counts_key(key) for key in deployment.incident_keys)
+        ):
+            out[deployment.id] = (FIXES_INCIDENT,)
+    keys = {i.key for i in incidents if links.counts(i)}
     for change in changes:
-        if keys and keys.intersection(change.work_item_keys):
-            deployment = links.shipping_deployment(change)
-            if deployment is not None:
-                out.add(deployment.id)
+        if keys and not keys.isdisjoint(change.work_item_keys):
+            shipping = links.shipping_deployment(change)
+            if shipping is not None:
+                found = out.get(shipping.id, ())
+                if SHIPS_INCIDENT_FIX not in found:
+                    out[shipping.id] = (*found, SHIPS_INCIDENT_FIX)
     return out
 
 
-def rework_reasons(deployment: Deployment, incident_fixes: AbstractSet[str]) -> tuple[str, ...]:
+def rework_reasons(deployment: Deployment, incident_fixes: IncidentFixes) -> tuple[str, ...]:
     reasons: list[str] = []
     if deployment.deployment_kind is DeploymentKind.HOTFIX:
         reasons.append(HOTFIX)
     if deployment.deployment_kind is DeploymentKind.ROLLBACK:
         reasons.append(ROLLBACK)
-    if deployment.incident_keys:
-        reasons.append(FIXES_INCIDENT)
-    if deployment.id in incident_fixes:
-        reasons.append(SHIPS_INCIDENT_FIX)
+    reasons.extend(incident_fixes.get(deployment.id, ()))
     return tuple(reasons)
 
 

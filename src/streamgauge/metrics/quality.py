@@ -15,6 +15,10 @@ Reasons:
 * ``incident_unattributed``: an incident blamed on no deployment (see :mod:`streamgauge.linking`);
 * ``incident_non_production``: an incident whose ``deployment_id`` names a deployment that did
   not go to production: no DORA number counts it;
+* ``incident_below_min_severity``: an incident whose severity is below
+  ``metrics.incident_min_severity``: it counts for no failure, recovery or rework, and is not
+  also counted as unattributed or non-production (those say why an incident that counts is
+  missing from the numbers);
 * ``negative_span``: a lead time, recovery time or incident whose end precedes its start, or a
   change whose milestones are out of order (its lead-time parts were clamped);
 * ``lead_time_too_long``: a lead time above ``metrics.max_lead_time``, left out;
@@ -58,6 +62,7 @@ REASONS = (
     "change_without_work_item",
     "incident_unattributed",
     "incident_non_production",
+    "incident_below_min_severity",
     "negative_span",
     "lead_time_too_long",
     "incomplete_history",
@@ -78,6 +83,7 @@ _SLOTS = (
     "change_without_work_item",
     "incident_unattributed",
     "incident_non_production",
+    "incident_below_min_severity",
     "incident_negative_span",
     "incomplete_history",
     "unmapped_status",
@@ -124,6 +130,7 @@ def problems(
     out.extend(found["change_without_work_item"])
     out.extend(found["incident_unattributed"])
     out.extend(found["incident_non_production"])
+    out.extend(found["incident_below_min_severity"])
     add("negative_span", facts.negative_lead_times)
     add("negative_span", facts.negative_recoveries)
     add("negative_span", facts.clamped_parts)
@@ -173,11 +180,23 @@ def _by_record(
         "change_without_work_item": [],
         "incident_unattributed": made(
             "incident_unattributed",
-            [i for i in dataset.incidents if i.opened_at <= now and i.id not in links.blame],
+            [
+                i
+                for i in dataset.incidents
+                if i.opened_at <= now and i.id not in links.blame and links.counts(i)
+            ],
         ),
         "incident_non_production": made(
             "incident_non_production",
-            [i for i in dataset.incidents if i.opened_at <= now and _off_production(i, links)],
+            [
+                i
+                for i in dataset.incidents
+                if i.opened_at <= now and _off_production(i, links) and links.counts(i)
+            ],
+        ),
+        "incident_below_min_severity": made(
+            "incident_below_min_severity",
+            [i for i in dataset.incidents if i.opened_at <= now and not links.counts(i)],
         ),
         "incident_negative_span": made(
             "negative_span",
@@ -462,14 +481,20 @@ class QualityMemo:
         self, incident: Incident, rank: int, links: Links, now: datetime, fold: LabelFolder
     ) -> None:
         opened = incident.opened_at <= now
+        counts = links.counts(incident)
         verdict: bool | None = False
-        if incident.id not in links.blame:
+        if incident.id not in links.blame and counts:
             verdict = True if opened else None
         self._judge("incident_unattributed", "incident_unattributed", rank, incident, verdict, fold)
         verdict = False
-        if _off_production(incident, links):
+        if _off_production(incident, links) and counts:
             verdict = True if opened else None
         slot = "incident_non_production"
+        self._judge(slot, slot, rank, incident, verdict, fold)
+        verdict = False
+        if not counts:
+            verdict = True if opened else None
+        slot = "incident_below_min_severity"
         self._judge(slot, slot, rank, incident, verdict, fold)
         verdict = False
         if incident.resolved_at is not None and incident.resolved_at < incident.opened_at:

@@ -21,8 +21,7 @@ ways equal to the last bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -34,7 +33,7 @@ from streamgauge.metrics.days import (
     joined,
     rolled,
 )
-from streamgauge.metrics.delivery import RECOVERY_BUCKETS, rework_reasons
+from streamgauge.metrics.delivery import RECOVERY_BUCKETS, IncidentFixes, rework_reasons
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group, groups_of
 from streamgauge.metrics.dora import LEAD_TIME_BUCKETS
@@ -64,7 +63,7 @@ class OutcomeTally:
 def tally_outcomes(
     outcomes: Sequence[DeploymentOutcome], incident_fixes: object
 ) -> dict[Group, OutcomeTally]:
-    fixes: frozenset[str] = incident_fixes if isinstance(incident_fixes, frozenset) else frozenset()
+    fixes: IncidentFixes = incident_fixes if isinstance(incident_fixes, Mapping) else {}
     out: dict[Group, OutcomeTally] = {}
     for pair, found in by_pair(outcomes, _group).items():
         tally = out[pair] = OutcomeTally(counted=len(found))
@@ -203,14 +202,15 @@ class Tallies:
     def refresh(
         self,
         dora: DoraFacts,
-        incident_fixes: AbstractSet[str],
+        incident_fixes: IncidentFixes,
         flows: Sequence[ItemFlow],
         streams: Sequence[ItemStream],
         *,
         stage_labels: int,
     ) -> None:
         """Take the facts of a new computation (see :meth:`.days.DayTallies.refresh`)."""
-        self.outcomes.refresh(dora.outcomes, frozenset(incident_fixes))
+        # a copy: the context tells whether the days must be tallied again
+        self.outcomes.refresh(dora.outcomes, dict(incident_fixes))
         self.leads.refresh(dora.lead_times)
         self.recoveries.refresh(dora.outcomes)
         self.done.refresh(flows)
