@@ -87,6 +87,9 @@ def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
                 "ended_at": _iso(o.ended_at),
                 "result": o.deployment.result.value,
                 "kind": o.deployment.deployment_kind.value,
+                # its own job failed; out of the failure rate unless failed_attempts_are_failures
+                "failed_attempt": o.deployment.result is RunResult.FAILURE,
+                "in_failure_rate": not o.attempt_only,
                 "failed": o.failed,
                 "why": ", ".join(o.failure_reasons),
                 "incidents": ", ".join(blamed),
@@ -96,13 +99,17 @@ def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
         )
     rows.sort(key=lambda r: (r["ended_at"], r["deployment"]))
     failed = sum(1 for r in rows if r["failed"])
+    reached = sum(1 for r in rows if r["in_failure_rate"])
+    attempts = sum(1 for r in rows if r["failed_attempt"])
     rework = sum(1 for r in rows if r["rework"])
     successes = sum(1 for r in rows if r["result"] == RunResult.SUCCESS.value)
     # the same names, units in them, as `report --json`
     summary = {
         "deployments": len(rows),
         "failed_deployments": failed,
-        "change_failure_rate_ratio": failed / len(rows) if rows else None,
+        "change_failure_rate_ratio": failed / reached if reached else None,
+        "failed_deployment_attempts": attempts,
+        "deployment_attempt_failure_rate_ratio": attempts / len(rows) if rows else None,
         "rework_deployments": rework,
         "deployment_rework_rate_ratio": rework / len(rows) if rows else None,
         "successful_deployments": successes,
@@ -114,6 +121,7 @@ def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
         "ended_at",
         "result",
         "kind",
+        "failed_attempt",
         "failed",
         "why",
         "incidents",
@@ -121,8 +129,11 @@ def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
     ]
     return Explanation(
         "deployments",
-        "production deployments that ended in the window; failed = result failure, rolled back, "
-        "followed by a hotfix or caused an incident; rework = hotfix, rollback or incident fix",
+        "production deployments that ended in the window; failed attempt = result failure (in "
+        "the failure rate only under metrics.failed_attempts_are_failures); failed = rolled "
+        "back, followed by a hotfix or caused an incident that counts; below_min_severity = "
+        "incidents blamed on it under metrics.incident_min_severity; rework = hotfix, rollback "
+        "or incident fix",
         "",
         "",
         window.label,
@@ -298,6 +309,8 @@ EXPLAINERS: dict[str, Explainer] = {
     "work_items_over_sle": _in_progress,
     "flow_distribution_in_progress": _in_progress,
     "failed_deployments": _deployments,
+    "failed_deployment_attempts": _deployments,
+    "deployment_attempt_failure_rate": _deployments,
     "data_quality": _data_quality,
 }
 

@@ -81,8 +81,10 @@ def test_recovery_time_by_next_success() -> None:
 
 def test_failure_not_yet_recovered_has_no_recovery_time() -> None:
     failed = deployment(finished_at=at(days=29), result=RunResult.FAILURE)
-    snap = compute_all(Dataset(deployments=[failed]), now=NOW, settings=settings())
-    # 1 failed of 1 -> 1.0; nothing after it, so no recovery and no recovery sample
+    attempts_fail = settings(metrics={"failed_attempts_are_failures": True})
+    snap = compute_all(Dataset(deployments=[failed]), now=NOW, settings=attempts_fail)
+    # its failed job counts as a change failure here: 1 failed of 1 -> 1.0; nothing after it,
+    # so no recovery and no recovery sample
     assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(1.0)
     assert snap.values(RECOVERY) == {}
 

@@ -174,6 +174,7 @@ def compute_facts(
         max_lead_time=rules.max_lead_time,
         recovery=rules.recovery,
         fold=fold,
+        attempts_fail=rules.failed_attempts_are_failures,
         memo=memo.lead_times if memo else None,
         outcome_memo=memo.outcomes if memo else None,
     )

@@ -14,6 +14,9 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 * **Failed deployment recovery time** histogram: every recovery known at ``now``, whole history.
 * **Failed deployments** counter: each failed production deployment that ended by ``now``,
   once under each reason it failed for.
+* **Failed deployment attempts** counter: each production deployment whose result is
+  ``failure`` that ended by ``now``, whole history; its **failure rate** of a window: those over
+  every production deployment that ended in the window (see :mod:`.deployments`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ REWORK_WINDOW = "streamgauge_deployment_rework_rate_window_ratio"
 RECOVERY_HISTOGRAM = "streamgauge_failed_deployment_recovery_time_seconds"
 RECOVERY_BUCKETS = bucket_edges(BY_NAME[RECOVERY_HISTOGRAM].buckets)
 FAILED_COUNTER = "streamgauge_failed_deployments_total"
+ATTEMPTS_COUNTER = "streamgauge_failed_deployment_attempts_total"
+ATTEMPTS_WINDOW = "streamgauge_deployment_attempt_failure_rate_window_ratio"
 FAILURE_REASONS = (FAILED_RESULT, ROLLED_BACK, HOTFIXED, CAUSED_INCIDENT)
 
 # Why a deployment counts as rework; explain lists these next to each deployment.
@@ -113,10 +118,12 @@ def add_delivery_metrics(
         days: dict[Group, int] = defaultdict(int)  # distinct UTC dates with a success
         counted: dict[Group, float] = defaultdict(float)
         rework: dict[Group, float] = defaultdict(float)
+        attempts_failed: dict[Group, float] = defaultdict(float)
         for day in tallies.outcomes.within(window):  # per group already
             for group, tally in day.items():
                 counted[group] += tally.counted
                 rework[group] += tally.unplanned
+                attempts_failed[group] += tally.failed_attempts
                 days[group] += tally.successes > 0
         for team, app in sorted(deployment_groups):
             group = (team, app)
@@ -126,6 +133,13 @@ def add_delivery_metrics(
                 snapshot.add(
                     REWORK_WINDOW,
                     rework[group] / counted[group],
+                    team=team,
+                    app=app,
+                    window=window.label,
+                )
+                snapshot.add(
+                    ATTEMPTS_WINDOW,
+                    attempts_failed[group] / counted[group],
                     team=team,
                     app=app,
                     window=window.label,
@@ -149,6 +163,7 @@ def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None
             )
         )
         ended = outcomes.get((team, app), [])
+        snapshot.add(ATTEMPTS_COUNTER, sum(t.failed_attempts for t in ended), team=team, app=app)
         for reason in FAILURE_REASONS:
             snapshot.add(
                 FAILED_COUNTER,

@@ -52,9 +52,11 @@ _group = attrgetter("group")
 class OutcomeTally:
     """Ended production deployments of one group."""
 
-    counted: int = 0
+    counted: int = 0  # every ended one: rework and attempt failure rate count over these
+    reached: int = 0  # those the change failure rate counts over (not attempt_only)
     successes: int = 0
     failed: int = 0
+    failed_attempts: int = 0  # result failure: the job failed
     unplanned: int = 0  # rework: see :func:`.delivery.rework_reasons`
     results: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)  # failure reasons
@@ -73,6 +75,10 @@ def tally_outcomes(
             tally.results[result.value] = tally.results.get(result.value, 0) + 1
             if result is RunResult.SUCCESS:
                 tally.successes += 1
+            elif result is RunResult.FAILURE:
+                tally.failed_attempts += 1
+            if not o.attempt_only:
+                tally.reached += 1
             if o.failure_reasons:
                 tally.failed += 1
                 for reason in o.failure_reasons:
@@ -86,8 +92,10 @@ def add_outcomes(tallies: Sequence[OutcomeTally]) -> OutcomeTally:
     out = OutcomeTally()
     for t in tallies:
         out.counted += t.counted
+        out.reached += t.reached
         out.successes += t.successes
         out.failed += t.failed
+        out.failed_attempts += t.failed_attempts
         out.unplanned += t.unplanned
         for result, n in t.results.items():
             out.results[result] = out.results.get(result, 0) + n
