@@ -7,9 +7,10 @@ It produces every family of :data:`streamgauge.metrics.catalog.COMPUTED`. The de
 beside the code that implements them:
 
 * :mod:`streamgauge.linking`: production deployment, which deployment shipped a change, which
-  deployment an incident is blamed on (``metrics.incident_window``);
+  deployment an incident is blamed on (``metrics.incident_window``), which incidents count
+  (``metrics.incident_min_severity``);
 * :mod:`.deployments`: when a production deployment failed and when it recovered
-  (``metrics.recovery``);
+  (``metrics.recovery``), failed deployment attempts (``metrics.failed_attempts_are_failures``);
 * :mod:`.leadtime`: each change's lead time and its parts, direct pushes
   (``metrics.max_lead_time``);
 * :mod:`.dora`: deployment frequency, change lead time, change failure rate, failed deployment
