@@ -22,7 +22,7 @@ from streamgauge.metrics import Facts
 from streamgauge.metrics.delivery import rework_reasons
 from streamgauge.metrics.dimensions import ALL, Group
 from streamgauge.metrics.windows import Window, windows_at
-from streamgauge.model import Incident, RunResult
+from streamgauge.model import RunResult
 from streamgauge.report import human_duration
 
 
@@ -60,22 +60,8 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _set_aside(facts: Facts) -> dict[str, list[str]]:
-    """Deployment id -> the incidents blamed on it below ``metrics.incident_min_severity``."""
-    out: dict[str, list[str]] = {}
-    for problem in facts.problems:
-        if problem.reason != "incident_below_min_severity":
-            continue
-        incident = problem.record
-        blamed = facts.links.blame.get(incident.id)
-        if blamed is not None and isinstance(incident, Incident):
-            out.setdefault(blamed.id, []).append(f"{incident.key} ({incident.severity.value})")
-    return out
-
-
 def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) -> Explanation:
     rows = []
-    set_aside = _set_aside(facts)
     for o in facts.dora.outcomes:
         if o.ended_at is None or not window.contains(o.ended_at) or not wanted(o.group):
             continue
@@ -93,7 +79,11 @@ def _deployments(facts: Facts, window: Window, wanted: Callable[[Group], bool]) 
                 "failed": o.failed,
                 "why": ", ".join(o.failure_reasons),
                 "incidents": ", ".join(blamed),
-                "below_min_severity": ", ".join(set_aside.get(o.deployment.id, ())),
+                "below_min_severity": ", ".join(
+                    f"{i.key} ({i.severity.value})"
+                    for i in facts.links.set_aside.get(o.deployment.id, ())
+                    if i.opened_at <= facts.now
+                ),
                 "rework": ", ".join(rework_reasons(o.deployment, facts.incident_fixes)),
             }
         )

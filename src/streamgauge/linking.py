@@ -18,8 +18,9 @@ Rules (docs/metrics.md states them for users too):
   none: it stays unattributed and is never pinned on a deployment months earlier.
 * An incident **counts** (for failures, recovery and rework) when its severity is at least
   ``metrics.incident_min_severity`` (:func:`severe_enough`, the one place that rule is
-  applied): a blamed incident below it stays in :attr:`Links.blame` but not in
-  :attr:`Links.incidents_of`, and its key names no incident fix (:meth:`Links.counts_key`).
+  applied): a blamed incident below it stays in :attr:`Links.blame` but goes to
+  :attr:`Links.set_aside` instead of :attr:`Links.incidents_of`, and its key names no incident
+  fix (:meth:`Links.counts_key`).
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ class Links:
     blame_explicit: set[str] = field(default_factory=set)  # incident ids blamed by deployment_id
     # deployment id -> the incidents blamed on it that count, in the order they opened
     incidents_of: dict[str, list[Incident]] = field(default_factory=dict)
+    # deployment id -> the incidents blamed on it below min_severity, in the order they opened
+    set_aside: dict[str, list[Incident]] = field(default_factory=dict)
     min_severity: Severity = Severity.UNKNOWN
     # incident key -> ids of the incidents of that key that count (see :meth:`counts_key`)
     counted_keys: dict[str, set[str]] = field(default_factory=dict)
@@ -386,6 +389,7 @@ class Links:
         # incidents that name it, or were blamed on the record it replaces, are blamed again
         again = {i.id: i for i in self.naming.get(record.id, {}).values()}
         again.update((i.id, i) for i in self.incidents_of.get(record.id, ()))
+        again.update((i.id, i) for i in self.set_aside.get(record.id, ()))
         for incident in again.values():
             self._blame(incident)
         return True
@@ -510,11 +514,12 @@ class Links:
         before = self.blame.pop(incident.id, None)
         self.blame_explicit.discard(incident.id)
         if before is not None:
-            others = [i for i in self.incidents_of.get(before.id, ()) if i.id != incident.id]
-            if others:
-                self.incidents_of[before.id] = others
-            else:
-                self.incidents_of.pop(before.id, None)
+            for by_deployment in (self.incidents_of, self.set_aside):
+                others = [i for i in by_deployment.get(before.id, ()) if i.id != incident.id]
+                if others:
+                    by_deployment[before.id] = others
+                else:
+                    by_deployment.pop(before.id, None)
             self.touched.add(before.id)
         found = self.deployments.get(incident.deployment_id or "")
         if found is not None:
@@ -526,10 +531,10 @@ class Links:
                 found = self.app_successes[incident.app][latest]
         if found is not None:
             self.blame[incident.id] = found
-            if self.counts(incident):
-                blamed = [*self.incidents_of.get(found.id, ())]
-                insort(blamed, incident, key=_opening)
-                self.incidents_of[found.id] = blamed
+            by_deployment = self.incidents_of if self.counts(incident) else self.set_aside
+            blamed = [*by_deployment.get(found.id, ())]
+            insort(blamed, incident, key=_opening)
+            by_deployment[found.id] = blamed
             self.touched.add(found.id)
         if found is not before:
             self.reblamed.add(incident.id)

@@ -346,6 +346,7 @@ def same_facts(got: Facts, expected: Facts) -> None:
     assert got.problems == expected.problems
     assert got.links.blame == expected.links.blame
     assert got.links.incidents_of == expected.links.incidents_of
+    assert got.links.set_aside == expected.links.set_aside
 
 
 def kept_when_equal(
