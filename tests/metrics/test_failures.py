@@ -196,3 +196,26 @@ def test_failed_attempts_are_failures_when_the_rule_says_so() -> None:
     assert failed[labels(**pair, reason="result_failure")] == 2
     assert failed[labels(**pair, reason="rolled_back")] == 1
     assert failed[labels(**pair, reason="caused_incident")] == 1
+
+
+def test_an_incident_naming_a_failed_attempt_is_counted_not_lost() -> None:
+    # d1 succeeded day 25; d2's job failed day 26 and an incident opened an hour later names it
+    d1 = deployment(finished_at=at(days=25), native_id="d1")
+    d2 = deployment(finished_at=at(days=26), result=RunResult.FAILURE, native_id="d2")
+    inc = incident(opened_at=at(days=26, hours=1), deployment_id=d2.id)
+    data = Dataset(deployments=[d1, d2], incidents=[inc])
+    quality = "streamgauge_data_quality_records"
+    off = labels(team="payments", app="checkout", reason="incident_non_production")
+    # by default d2 never reached production: no change failed, 0 / 1 (d1), and the incident
+    # shows up as incident_non_production 1
+    snap = compute_all(data, now=NOW, settings=settings())
+    assert checkout(FAILURE_RATE, snap, "7d") == 0.0
+    assert snap.values(quality)[off] == 1
+    # with failed attempts as failures, d2 failed (its result and the incident): 1 / 2 = 0.5,
+    # and the incident counts, so it is no data-quality problem
+    rules = settings(metrics={"failed_attempts_are_failures": True})
+    counted = compute_all(data, now=NOW, settings=rules)
+    assert checkout(FAILURE_RATE, counted, "7d") == pytest.approx(0.5)
+    assert counted.values(quality)[off] == 0
+    reasons = counted.values(FAILED)
+    assert reasons[labels(team="payments", app="checkout", reason="caused_incident")] == 1

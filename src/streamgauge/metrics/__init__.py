@@ -203,7 +203,15 @@ def compute_facts(
     streams = item_streams(
         flows, dataset.changes, links, failed, now=now, memo=memo.streams if memo else None
     )
-    found = problems(dataset, links, dora, now=now, fold=fold, memo=memo.quality if memo else None)
+    found = problems(
+        dataset,
+        links,
+        dora,
+        now=now,
+        fold=fold,
+        memo=memo.quality if memo else None,
+        attempts_fail=rules.failed_attempts_are_failures,
+    )
     return Facts(now, links, dora, fixes, flows, streams, found)
 
 
