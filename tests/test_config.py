@@ -191,6 +191,16 @@ def test_empty_windows_and_spans_are_errors_naming_the_key(tmp_path: Path) -> No
     assert all("must be longer than zero" in p for p in problems)
 
 
+def test_an_unknown_minimum_incident_severity_names_the_key_and_the_severities(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "metrics: {incident_min_severity: sev2}\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith("metrics.incident_min_severity:")
+    for severity in ("critical", "high", "medium", "low", "unknown"):
+        assert severity in problem
+
+
 def test_source_interval_under_ten_seconds_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "sources:\n  - {name: a, type: plain, interval: 5s}\n")
     (problem,) = problems_of(path)

@@ -22,7 +22,8 @@ from streamgauge.store import Store
 
 
 def story(shift: timedelta = timedelta(0)) -> Dataset:
-    """Four production deployments in the 7d window (day 23, day 30], two failed; one change."""
+    """Four production deployments in the 7d window (day 23, day 30]: one failed attempt, one
+    failed change; one change."""
 
     def t(days: float, hours: float = 0) -> datetime:
         return at(days=days, hours=hours) + shift
@@ -58,15 +59,23 @@ def test_failure_rate_lists_each_deployment_and_why() -> None:
     facts = compute_facts(story(), now=NOW, settings=settings())
     found = explain(facts, "change_failure_rate", settings(), team="payments", window="7d")
     why = {row["deployment"].split(":")[-1]: row["why"] for row in found.rows}
-    # d2 failed by result, d3 caused the incident and was followed by the hotfix d4
+    # d2's job failed: a failed attempt, no change failure; d3 caused the incident and was
+    # followed by the hotfix d4
     assert why == {
         "d1": "",
-        "d2": "result_failure",
+        "d2": "",
         "d3": "followed_by_hotfix, caused_incident",
         "d4": "",
     }
-    # 2 failed of 4 -> 0.5, the number the gauge shows
-    assert found.summary["change_failure_rate_ratio"] == 0.5
+    attempts = {row["deployment"].split(":")[-1] for row in found.rows if row["failed_attempt"]}
+    assert attempts == {"d2"}
+    # 1 failed of the 3 that reached production -> 1/3, the number the gauge shows;
+    # 1 failed attempt of 4 -> 0.25
+    assert found.summary["change_failure_rate_ratio"] == pytest.approx(1 / 3)
+    assert found.summary["deployment_attempt_failure_rate_ratio"] == 0.25
+    snap = snapshot_of(facts, settings())
+    rate = snap.values("streamgauge_change_failure_rate_window_ratio")
+    assert rate[labels(team="payments", app="all", window="7d")] == pytest.approx(1 / 3)
     rework = {row["deployment"].split(":")[-1]: row["rework"] for row in found.rows}
     assert rework["d4"] == "hotfix"
     assert found.rows[2]["incidents"] == "INC-9"
@@ -102,9 +111,10 @@ def test_table_names_the_definition_and_every_row() -> None:
     out = io.StringIO()
     write_table(explain(facts, "change_failure_rate", settings(), window="7d"), out, width=200)
     text = out.getvalue()
-    assert "failed_deployments=2" in text
+    assert "failed_deployments=1" in text
+    assert "failed_deployment_attempts=1" in text
     assert text.count("test:deployment:") == 4
-    assert "result_failure" in text
+    assert "followed_by_hotfix" in text
 
 
 def test_cli_explains_from_the_store_as_json(
@@ -125,7 +135,7 @@ def test_cli_explains_from_the_store_as_json(
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["window"] == "7d"
-    assert out["summary"]["failed_deployments"] == 2
+    assert out["summary"]["failed_deployments"] == 1  # d3; d2 is a failed attempt
     assert len(out["rows"]) == 4
     assert main(["explain", "nonsense", "--config", str(config)]) == 2
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from tests.builders import at, change, deployment, incident, work_item
 
 from streamgauge.linking import Links, find_keys
-from streamgauge.model import Dataset, Environment, RunResult
+from streamgauge.model import Dataset, Environment, RunResult, Severity
 
 DAY = timedelta(days=1)
 
@@ -124,3 +124,24 @@ def test_longer_incident_window_reaches_further_back() -> None:
     inc = incident(opened_at=at(days=4))
     links = Links.build(Dataset(deployments=[d], incidents=[inc]), incident_window=4 * DAY)
     assert links.blame[inc.id] == d
+
+
+def test_an_incident_below_the_minimum_severity_is_blamed_but_set_aside() -> None:
+    # both incidents open an hour after d, which is blamed for each; with min severity high
+    # only the critical one counts against d, the low one is set aside, and only the critical
+    # one's key names an incident that a fix may fix
+    d = deployment(finished_at=at(days=2))
+    low = incident(opened_at=at(days=2, hours=1), native_id="1", severity=Severity.LOW)
+    critical = incident(opened_at=at(days=2, hours=1), native_id="2", severity=Severity.CRITICAL)
+    data = Dataset(deployments=[d], incidents=[low, critical])
+    links = Links.build(data, incident_window=DAY, min_severity=Severity.HIGH)
+    assert links.blame == {low.id: d, critical.id: d}
+    assert links.incidents_of == {d.id: [critical]}
+    assert links.set_aside == {d.id: [low]}
+    assert (links.counts_key("INC-2"), links.counts_key("INC-1")) == (True, False)
+    assert not links.counts_key("INC-404")  # no known incident: of unknown severity
+    # by default every incident counts, and so does any key
+    every = Links.build(data, incident_window=DAY)
+    assert every.incidents_of == {d.id: [low, critical]}
+    assert every.set_aside == {}
+    assert every.counts_key("INC-404")

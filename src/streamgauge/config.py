@@ -39,6 +39,7 @@ from streamgauge.config_problems import (
     is_list,
     restate,
 )
+from streamgauge.model import Severity
 
 ENV_PREFIX = "STREAMGAUGE_"
 DEFAULT_PORT = 9464
@@ -193,6 +194,10 @@ class MetricRules(Strict):
     stage_labels: int = Field(default=20, ge=1, le=100)  # stage names kept; the rest -> other
     # the tracker stages first to last; stages not listed follow where items first reach them
     stage_order: list[str] = Field(default_factory=list)
+    # incidents below it count for no failure, recovery or rework; unknown (the lowest): all
+    incident_min_severity: Severity = Severity.UNKNOWN
+    # a production deployment whose own job failed is a change failure only when true
+    failed_attempts_are_failures: bool = False
 
     @field_validator("levels_table")
     @classmethod

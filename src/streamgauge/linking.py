@@ -16,6 +16,11 @@ Rules (docs/metrics.md states them for users too):
   is known; else on the latest successful production deployment of the same app that finished
   within ``incident_window`` before the incident opened (at or before the opening); else on
   none: it stays unattributed and is never pinned on a deployment months earlier.
+* An incident **counts** (for failures, recovery and rework) when its severity is at least
+  ``metrics.incident_min_severity`` (:func:`severe_enough`, the one place that rule is
+  applied): a blamed incident below it stays in :attr:`Links.blame` but goes to
+  :attr:`Links.set_aside` instead of :attr:`Links.incidents_of`, and its key names no incident
+  fix (:meth:`Links.counts_key`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from streamgauge.model import (
     Incident,
     Record,
     RunResult,
+    Severity,
     WorkItem,
 )
 
@@ -71,6 +77,11 @@ def find_keys(*texts: str | None, projects: Collection[str] | None = None) -> tu
                 continue
             found.setdefault(f"{project.upper()}-{number}", None)
     return tuple(found)
+
+
+def severe_enough(incident: Incident, min_severity: Severity) -> bool:
+    """Whether ``incident`` reaches ``min_severity`` (``unknown``, the lowest, lets all count)."""
+    return incident.severity.rank >= min_severity.rank
 
 
 def is_production(deployment: Deployment) -> bool:
@@ -173,8 +184,13 @@ class Links:
     # incident id -> the deployment it is blamed on (unattributed incidents are absent)
     blame: dict[str, Deployment] = field(default_factory=dict)
     blame_explicit: set[str] = field(default_factory=set)  # incident ids blamed by deployment_id
-    # deployment id -> the incidents blamed on it, in the order they opened
+    # deployment id -> the incidents blamed on it that count, in the order they opened
     incidents_of: dict[str, list[Incident]] = field(default_factory=dict)
+    # deployment id -> the incidents blamed on it below min_severity, in the order they opened
+    set_aside: dict[str, list[Incident]] = field(default_factory=dict)
+    min_severity: Severity = Severity.UNKNOWN
+    # incident key -> ids of the incidents of that key that count (see :meth:`counts_key`)
+    counted_keys: dict[str, set[str]] = field(default_factory=dict)
     # change id -> its shipping deployment, remembered: lead times and streams both ask
     shipping_memo: dict[str, Deployment | None] = field(default_factory=dict)
     push_memo: PushMemo = field(default_factory=dict)  # by commit id
@@ -207,9 +223,17 @@ class Links:
     touched: set[str] = field(default_factory=set)  # deployments whose blamed incidents differ
 
     @classmethod
-    def build(cls, dataset: Dataset, *, incident_window: timedelta) -> Links:
+    def build(
+        cls,
+        dataset: Dataset,
+        *,
+        incident_window: timedelta,
+        min_severity: Severity = Severity.UNKNOWN,
+    ) -> Links:
         links = cls(
-            deployments={d.id: d for d in dataset.deployments}, incident_window=incident_window
+            deployments={d.id: d for d in dataset.deployments},
+            incident_window=incident_window,
+            min_severity=min_severity,
         )
         production, success = Environment.PRODUCTION, RunResult.SUCCESS
         successes = [
@@ -242,6 +266,7 @@ class Links:
         links.successes = successes
         for incident in sorted(dataset.incidents, key=_opening):
             links._blame(incident)
+            links._count_key(incident)
         links.reblamed, links.touched = set(), set()  # only extensions say what they moved
         return links
 
@@ -329,8 +354,10 @@ class Links:
                 rank.setdefault(record.id, len(rank))
                 if isinstance(old, Incident):
                     self._unfile(old)
+                    self._uncount_key(old)
                 self._file(record)
                 self._blame(record)
+                self._count_key(record)
             elif isinstance(record, Commit):
                 self._take_commit(old if isinstance(old, Commit) else None, record)
         arriving.sort(key=_finish_order)
@@ -362,6 +389,7 @@ class Links:
         # incidents that name it, or were blamed on the record it replaces, are blamed again
         again = {i.id: i for i in self.naming.get(record.id, {}).values()}
         again.update((i.id, i) for i in self.incidents_of.get(record.id, ()))
+        again.update((i.id, i) for i in self.set_aside.get(record.id, ()))
         for incident in again.values():
             self._blame(incident)
         return True
@@ -486,11 +514,12 @@ class Links:
         before = self.blame.pop(incident.id, None)
         self.blame_explicit.discard(incident.id)
         if before is not None:
-            others = [i for i in self.incidents_of[before.id] if i.id != incident.id]
-            if others:
-                self.incidents_of[before.id] = others
-            else:
-                del self.incidents_of[before.id]
+            for by_deployment in (self.incidents_of, self.set_aside):
+                others = [i for i in by_deployment.get(before.id, ()) if i.id != incident.id]
+                if others:
+                    by_deployment[before.id] = others
+                else:
+                    by_deployment.pop(before.id, None)
             self.touched.add(before.id)
         found = self.deployments.get(incident.deployment_id or "")
         if found is not None:
@@ -502,12 +531,33 @@ class Links:
                 found = self.app_successes[incident.app][latest]
         if found is not None:
             self.blame[incident.id] = found
-            blamed = [*self.incidents_of.get(found.id, ())]
+            by_deployment = self.incidents_of if self.counts(incident) else self.set_aside
+            blamed = [*by_deployment.get(found.id, ())]
             insort(blamed, incident, key=_opening)
-            self.incidents_of[found.id] = blamed
+            by_deployment[found.id] = blamed
             self.touched.add(found.id)
         if found is not before:
             self.reblamed.add(incident.id)
+
+    def counts(self, incident: Incident) -> bool:
+        """Whether ``incident`` counts for failures, recovery and rework (:func:`severe_enough`)."""
+        return severe_enough(incident, self.min_severity)
+
+    def counts_key(self, key: str) -> bool:
+        """Whether a deployment or change naming the incident key ``key`` fixes an incident that
+        counts. A key no known incident has is of unknown severity: it counts only when all do."""
+        return self.min_severity is Severity.UNKNOWN or bool(self.counted_keys.get(key))
+
+    def _count_key(self, incident: Incident) -> None:
+        if self.counts(incident):
+            self.counted_keys.setdefault(incident.key, set()).add(incident.id)
+
+    def _uncount_key(self, incident: Incident) -> None:
+        ids = self.counted_keys.get(incident.key)
+        if ids is not None:
+            ids.discard(incident.id)
+            if not ids:
+                del self.counted_keys[incident.key]
 
     def unlisted_commits(
         self, commits: Iterable[Commit], changes: Iterable[Change]

@@ -61,11 +61,31 @@ class DeploymentKind(StrEnum):
 
 
 class Severity(StrEnum):
+    """How bad an incident is, ordered by :attr:`rank`: unknown < low < medium < high < critical.
+
+    ``unknown`` (the tool gave no severity, or one no mapping names) is the lowest: a rule that
+    asks for a severity counts only incidents known to reach it.
+    """
+
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
     UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``unknown`` up to 4 for ``critical``: a higher rank is a worse incident."""
+        return _SEVERITY_RANKS[self]
+
+
+_SEVERITY_RANKS = {
+    Severity.UNKNOWN: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
 
 
 def utc(value: datetime) -> datetime:

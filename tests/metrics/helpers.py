@@ -12,6 +12,8 @@ from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 NOW = at(days=30)  # windows: 7d = (day 23, day 30], 30d = (day 0, day 30]
 FREQUENCY = "streamgauge_deployment_frequency_window_per_day"
 FAILURE_RATE = "streamgauge_change_failure_rate_window_ratio"
+ATTEMPT_FAILURE_RATE = "streamgauge_deployment_attempt_failure_rate_window_ratio"
+ATTEMPTS = "streamgauge_failed_deployment_attempts_total"
 LEAD_TIME = "streamgauge_change_lead_time_window_seconds"
 RECOVERY = "streamgauge_failed_deployment_recovery_time_window_seconds"
 HOUR = 3600.0

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 from tests.builders import at, change, commit, deployment, incident
-from tests.metrics.helpers import DAY, LEAD_TIME, NOW, checkout, settings
+from tests.metrics.helpers import ATTEMPTS, DAY, LEAD_TIME, NOW, checkout, settings
 
 from streamgauge.metrics import compute_all
-from streamgauge.metrics.snapshot import labels
+from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.model import Dataset, DeploymentKind, RunResult
 
 DAYS = "streamgauge_deployment_day_window_ratio"
@@ -116,29 +116,48 @@ def test_rework_rate_counts_hotfixes_rollbacks_and_incident_fixes() -> None:
     assert checkout(REWORK, snap, "30d") == pytest.approx(4 / 7)
 
 
+def recovery_histogram(snap: Snapshot) -> HistogramSample:
+    (h,) = [
+        h
+        for h in snap.histograms
+        if h.name == "streamgauge_failed_deployment_recovery_time_seconds"
+    ]
+    return h
+
+
 def test_recovery_histogram_and_failed_deployments_by_reason() -> None:
     deployments = [
-        # f1 failed; the next success d2 ended 30 min later -> recovered in 1800 s
+        # f1's job failed: a failed attempt. Only under metrics.failed_attempts_are_failures is
+        # it a change failure, recovered by the next success d2 30 min later -> 1800 s
         deployment(finished_at=at(days=24), result=RunResult.FAILURE, native_id="f1"),
         deployment(finished_at=at(days=24, minutes=30), native_id="d2"),
         # f3 was rolled back by d4, which ended 2 h later -> recovered in 7200 s
         deployment(finished_at=at(days=25), native_id="f3"),
         deployment(finished_at=at(days=25, hours=2), kind=DeploymentKind.ROLLBACK, native_id="d4"),
     ]
+    pair = {"team": "payments", "app": "checkout"}
+    # by default: one failure (f3) with one recovery, 7200 s
     snap = compute_all(Dataset(deployments=deployments), now=NOW, settings=settings())
-    (h,) = [
-        h
-        for h in snap.histograms
-        if h.name == "streamgauge_failed_deployment_recovery_time_seconds"
-    ]
-    # buckets 300 900 1800 3600 4h 12h 1d 7d 30d: 1800 is in le=1800, 7200 in le=4h
+    h = recovery_histogram(snap)
+    # buckets 300 900 1800 3600 4h 12h 1d 7d 30d: 7200 is in le=4h
+    assert h.counts == (0, 0, 0, 0, 1, 1, 1, 1, 1)
+    assert (h.count, h.sum) == (1, 7200)
+    failed = snap.values(FAILED)
+    assert failed[labels(**pair, reason="result_failure")] == 0
+    assert failed[labels(**pair, reason="rolled_back")] == 1
+    assert failed[labels(**pair, reason="followed_by_hotfix")] == 0
+    assert failed[labels(**pair, reason="caused_incident")] == 0
+    assert snap.values(ATTEMPTS) == {labels(**pair): 1}  # f1
+    # failed attempts are failures: f1 recovered in 1800 s (le=1800) and f3 in 7200 s (le=4h)
+    counted = settings(metrics={"failed_attempts_are_failures": True})
+    snap = compute_all(Dataset(deployments=deployments), now=NOW, settings=counted)
+    h = recovery_histogram(snap)
     assert h.counts == (0, 0, 1, 1, 2, 2, 2, 2, 2)
     assert (h.count, h.sum) == (2, 1800 + 7200)
     failed = snap.values(FAILED)
-    assert failed[labels(team="payments", app="checkout", reason="result_failure")] == 1
-    assert failed[labels(team="payments", app="checkout", reason="rolled_back")] == 1
-    assert failed[labels(team="payments", app="checkout", reason="followed_by_hotfix")] == 0
-    assert failed[labels(team="payments", app="checkout", reason="caused_incident")] == 0
+    assert failed[labels(**pair, reason="result_failure")] == 1
+    assert failed[labels(**pair, reason="rolled_back")] == 1
+    assert snap.values(ATTEMPTS) == {labels(**pair): 1}  # a failed attempt either way
 
 
 def test_lead_time_parts_end_at_the_deployment_that_shipped_the_change() -> None:

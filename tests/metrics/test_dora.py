@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from tests.builders import at, change, deployment
 from tests.metrics.helpers import (
+    ATTEMPT_FAILURE_RATE,
     DAY,
     FAILURE_RATE,
     FREQUENCY,
@@ -54,10 +55,23 @@ def test_deployment_frequency_and_counter_by_result() -> None:
         labels(team="payments", app="checkout", result="failure"): 1.0,
         labels(team="payments", app="checkout", result="canceled"): 1.0,
     }
-    # failure rate 7d: ended in window = 25, 26 (canceled), 27, 28 (failure), 29 = 5, failed 1
-    #   -> 1 / 5 = 0.2; 30d adds day 10 -> 1 / 6
-    assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(0.2)
-    assert checkout(FAILURE_RATE, snap, "30d") == pytest.approx(1 / 6)
+    # failure rate 7d: ended in window = 25, 26 (canceled), 27, 28 (failure), 29 = 5; day 28's
+    #   job failed, so it is a failed attempt, not a change that reached production: 0 of the
+    #   other 4 failed -> 0 / 4 = 0.0; 30d adds day 10 -> 0 / 5 = 0.0
+    assert checkout(FAILURE_RATE, snap, "7d") == 0.0
+    assert checkout(FAILURE_RATE, snap, "30d") == 0.0
+    # attempts: 1 failed of the 5 ended in 7d -> 0.2; of the 6 ended in 30d -> 1 / 6
+    assert checkout(ATTEMPT_FAILURE_RATE, snap, "7d") == pytest.approx(0.2)
+    assert checkout(ATTEMPT_FAILURE_RATE, snap, "30d") == pytest.approx(1 / 6)
+    # with metrics.failed_attempts_are_failures the failed job is a change failure again:
+    #   7d 1 / 5 = 0.2; 30d 1 / 6
+    counted = compute_all(
+        Dataset(deployments=deployments),
+        now=NOW,
+        settings=settings(metrics={"failed_attempts_are_failures": True}),
+    )
+    assert checkout(FAILURE_RATE, counted, "7d") == pytest.approx(0.2)
+    assert checkout(FAILURE_RATE, counted, "30d") == pytest.approx(1 / 6)
 
 
 def test_lead_time_of_changes_shipped_together_and_in_two_deployments() -> None:
@@ -167,10 +181,14 @@ def test_unknown_teams_and_apps_fold_into_other_before_grouping() -> None:
     # payments keeps its team, the unlisted app folds: payments/other
     assert counter[labels(team="payments", app="other", result="failure")] == 1.0
     assert not any(dict(k)["team"] == "search" or dict(k)["app"] == "indexer" for k in counter)
-    # team payments (any app): 1 failed of 2 -> 0.5; whole organisation: 1 of 4 -> 0.25
-    assert gauge(snap, FAILURE_RATE, team="payments", app="all", window="7d") == 0.5
-    assert gauge(snap, FAILURE_RATE, team="all", app="all", window="7d") == 0.25
-    assert gauge(snap, FAILURE_RATE, team="other", app="other", window="7d") == 0.0
+    # ledger's job failed: a failed attempt, folded into payments/other too. Failed attempts:
+    #   team payments (any app) 1 of 2 -> 0.5; whole organisation 1 of 4 -> 0.25
+    assert gauge(snap, ATTEMPT_FAILURE_RATE, team="payments", app="all", window="7d") == 0.5
+    assert gauge(snap, ATTEMPT_FAILURE_RATE, team="all", app="all", window="7d") == 0.25
+    assert gauge(snap, ATTEMPT_FAILURE_RATE, team="other", app="other", window="7d") == 0.0
+    # no change that reached production failed: payments 0 / 1, organisation 0 / 3
+    assert gauge(snap, FAILURE_RATE, team="payments", app="all", window="7d") == 0.0
+    assert gauge(snap, FAILURE_RATE, team="all", app="all", window="7d") == 0.0
 
 
 def test_label_allow_list_overrides_the_configured_names() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from tests.builders import at, deployment, incident
 from tests.metrics.helpers import (
+    ATTEMPT_FAILURE_RATE,
+    ATTEMPTS,
     DAY,
     FAILURE_RATE,
     NOW,
@@ -18,7 +20,10 @@ from tests.metrics.helpers import (
 )
 
 from streamgauge.metrics import compute_all
+from streamgauge.metrics.snapshot import labels
 from streamgauge.model import Dataset, DeploymentKind, RunResult
+
+FAILED = "streamgauge_failed_deployments_total"
 
 
 def failure_story() -> Dataset:
@@ -81,8 +86,10 @@ def test_recovery_time_by_next_success() -> None:
 
 def test_failure_not_yet_recovered_has_no_recovery_time() -> None:
     failed = deployment(finished_at=at(days=29), result=RunResult.FAILURE)
-    snap = compute_all(Dataset(deployments=[failed]), now=NOW, settings=settings())
-    # 1 failed of 1 -> 1.0; nothing after it, so no recovery and no recovery sample
+    attempts_fail = settings(metrics={"failed_attempts_are_failures": True})
+    snap = compute_all(Dataset(deployments=[failed]), now=NOW, settings=attempts_fail)
+    # its failed job counts as a change failure here: 1 failed of 1 -> 1.0; nothing after it,
+    # so no recovery and no recovery sample
     assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(1.0)
     assert snap.values(RECOVERY) == {}
 
@@ -139,3 +146,76 @@ def test_incident_window_is_configurable() -> None:
     assert checkout(FAILURE_RATE, compute_all(data, now=NOW, settings=settings()), "7d") == 0.0
     wide = compute_all(data, now=NOW, settings=settings(metrics={"incident_window": "2d"}))
     assert checkout(FAILURE_RATE, wide, "7d") == 1.0
+
+
+def attempts_story() -> Dataset:
+    """Seven production deployments of checkout in the 7d window, two of whose jobs failed."""
+    deployments = [
+        deployment(finished_at=at(days=24), native_id="a1"),
+        deployment(finished_at=at(days=25), result=RunResult.FAILURE, native_id="a2"),
+        deployment(finished_at=at(days=25, minutes=30), native_id="a3"),  # the retry
+        deployment(finished_at=at(days=26), native_id="a4"),  # the incident is inferred on it
+        deployment(finished_at=at(days=27), result=RunResult.FAILURE, native_id="a5"),
+        deployment(finished_at=at(days=27, hours=1), kind=DeploymentKind.ROLLBACK, native_id="a6"),
+        deployment(finished_at=at(days=28), native_id="a7"),
+    ]
+    inc = incident(opened_at=at(days=26, hours=1), resolved_at=at(days=26, hours=4))
+    return Dataset(deployments=deployments, incidents=[inc])
+
+
+def test_a_failed_deployment_attempt_is_counted_on_its_own_and_is_no_change_failure() -> None:
+    snap = compute_all(attempts_story(), now=NOW, settings=settings())
+    # attempts: 7 ended, a2 and a5 failed -> 2 / 7, exported whatever the rule
+    assert checkout(ATTEMPT_FAILURE_RATE, snap, "7d") == pytest.approx(2 / 7)
+    assert snap.values(ATTEMPTS) == {labels(team="payments", app="checkout"): 2}
+    # reached production: a1, a3, a4, a6, a7; failed: a4 (caused the incident) -> 1 / 5 = 0.2.
+    # a5 is followed by the rollback a6, but never reached production: no change failure
+    assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(0.2)
+    # a4 recovers at the first restoration: the incident resolved day 26 04:00, before a4's
+    # next good success a6 (day 27 01:00): day 26 00:00 -> 04:00 = 14400, the only recovery
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(14400)
+    failed = snap.values(FAILED)
+    pair = {"team": "payments", "app": "checkout"}
+    assert failed[labels(**pair, reason="result_failure")] == 0
+    assert failed[labels(**pair, reason="rolled_back")] == 0
+    assert failed[labels(**pair, reason="caused_incident")] == 1
+
+
+def test_failed_attempts_are_failures_when_the_rule_says_so() -> None:
+    rules = settings(metrics={"failed_attempts_are_failures": True})
+    snap = compute_all(attempts_story(), now=NOW, settings=rules)
+    # failed: a2 (result), a4 (incident), a5 (result, and rolled back by a6) -> 3 / 7
+    assert checkout(FAILURE_RATE, snap, "7d") == pytest.approx(3 / 7)
+    # the attempt rate does not depend on the rule: 2 / 7
+    assert checkout(ATTEMPT_FAILURE_RATE, snap, "7d") == pytest.approx(2 / 7)
+    # recoveries: a2 -> a3 (day 25 00:30) = 1800; a4 = 14400 as before; a5 -> a6 (day 27
+    # 01:00) = 3600; sorted 1800, 3600, 14400 -> median 3600
+    assert checkout(RECOVERY, snap, "7d", percentile="50") == pytest.approx(3600)
+    failed = snap.values(FAILED)
+    pair = {"team": "payments", "app": "checkout"}
+    assert failed[labels(**pair, reason="result_failure")] == 2
+    assert failed[labels(**pair, reason="rolled_back")] == 1
+    assert failed[labels(**pair, reason="caused_incident")] == 1
+
+
+def test_an_incident_naming_a_failed_attempt_is_counted_not_lost() -> None:
+    # d1 succeeded day 25; d2's job failed day 26 and an incident opened an hour later names it
+    d1 = deployment(finished_at=at(days=25), native_id="d1")
+    d2 = deployment(finished_at=at(days=26), result=RunResult.FAILURE, native_id="d2")
+    inc = incident(opened_at=at(days=26, hours=1), deployment_id=d2.id)
+    data = Dataset(deployments=[d1, d2], incidents=[inc])
+    quality = "streamgauge_data_quality_records"
+    off = labels(team="payments", app="checkout", reason="incident_non_production")
+    # by default d2 never reached production: no change failed, 0 / 1 (d1), and the incident
+    # shows up as incident_non_production 1
+    snap = compute_all(data, now=NOW, settings=settings())
+    assert checkout(FAILURE_RATE, snap, "7d") == 0.0
+    assert snap.values(quality)[off] == 1
+    # with failed attempts as failures, d2 failed (its result and the incident): 1 / 2 = 0.5,
+    # and the incident counts, so it is no data-quality problem
+    rules = settings(metrics={"failed_attempts_are_failures": True})
+    counted = compute_all(data, now=NOW, settings=rules)
+    assert checkout(FAILURE_RATE, counted, "7d") == pytest.approx(0.5)
+    assert counted.values(quality)[off] == 0
+    reasons = counted.values(FAILED)
+    assert reasons[labels(team="payments", app="checkout", reason="caused_incident")] == 1

@@ -66,8 +66,10 @@ def test_level_gauges_follow_the_configured_table() -> None:
         deployment(finished_at=at(days=29, hours=2)),
     ]
     data = Dataset(deployments=deployments)
-    # 7d: 4 successes / 7 days = 0.571 a day -> high (>= 1/7, < 1); failure rate 1/5 = 0.2
-    snap = compute_all(data, now=NOW, settings=settings())
+    # 7d: 4 successes / 7 days = 0.571 a day -> high (>= 1/7, < 1); the failed job counts as a
+    # change failure (metrics.failed_attempts_are_failures) -> failure rate 1/5 = 0.2
+    attempts_fail = {"failed_attempts_are_failures": True}
+    snap = compute_all(data, now=NOW, settings=settings(metrics=attempts_fail))
     key = {"team": "payments", "app": "checkout", "window": "7d"}
     frequency = snap.values("streamgauge_deployment_frequency_window_level")
     assert frequency[labels(**key, level="high")] == 1.0
@@ -76,7 +78,9 @@ def test_level_gauges_follow_the_configured_table() -> None:
     assert frequency[labels(**key, level="low")] == 0.0
     failure = snap.values("streamgauge_change_failure_rate_window_level")
     assert failure[labels(**key, level="high")] == 1.0  # 2024: 0.2 <= 20 %
-    older = compute_all(data, now=NOW, settings=settings(metrics={"levels_table": "dora-2023"}))
+    older = compute_all(
+        data, now=NOW, settings=settings(metrics={**attempts_fail, "levels_table": "dora-2023"})
+    )
     failure = older.values("streamgauge_change_failure_rate_window_level")
     assert failure[labels(**key, level="low")] == 1.0  # 2023: 0.2 > 15 %
     assert failure[labels(**key, level="medium")] == 0.0

@@ -74,6 +74,7 @@ def test_each_reason_is_counted() -> None:
         "change_without_work_item": 1,
         "incident_unattributed": 1,
         "incident_non_production": 0,  # every incident here names a production deployment
+        "incident_below_min_severity": 0,  # by default every severity counts
         "negative_span": 3,
         "lead_time_too_long": 1,
         "incomplete_history": 1,  # PAY-7

@@ -41,21 +41,33 @@ def deployments(q: Query) -> Explanation:
                 "ended_at": iso(o.ended_at),
                 "result": o.deployment.result.value,
                 "kind": o.deployment.deployment_kind.value,
+                # its own job failed; out of the failure rate unless failed_attempts_are_failures
+                "failed_attempt": o.deployment.result is RunResult.FAILURE,
+                "in_failure_rate": not o.attempt_only,
                 "failed": o.failed,
                 "why": ", ".join(o.failure_reasons),
                 "incidents": ", ".join(blamed),
+                "below_min_severity": ", ".join(
+                    f"{i.key} ({i.severity.value})"
+                    for i in facts.links.set_aside.get(o.deployment.id, ())
+                    if i.opened_at <= facts.now
+                ),
                 "rework": ", ".join(rework_reasons(o.deployment, facts.incident_fixes)),
             }
         )
     rows.sort(key=lambda r: (r["ended_at"], r["deployment"]))
     failed = sum(1 for r in rows if r["failed"])
+    reached = sum(1 for r in rows if r["in_failure_rate"])
+    attempts = sum(1 for r in rows if r["failed_attempt"])
     rework = sum(1 for r in rows if r["rework"])
     successes = sum(1 for r in rows if r["result"] == RunResult.SUCCESS.value)
     # the same names, units in them, as `report --json`
     summary = {
         "deployments": len(rows),
         "failed_deployments": failed,
-        "change_failure_rate_ratio": ratio(failed, len(rows)),
+        "change_failure_rate_ratio": ratio(failed, reached),
+        "failed_deployment_attempts": attempts,
+        "deployment_attempt_failure_rate_ratio": ratio(attempts, len(rows)),
         "rework_deployments": rework,
         "deployment_rework_rate_ratio": ratio(rework, len(rows)),
         "successful_deployments": successes,
@@ -64,11 +76,25 @@ def deployments(q: Query) -> Explanation:
     }
     return Explanation(
         "deployments",
-        "production deployments that ended in the window; failed = result failure, rolled back, "
-        "followed by a hotfix or caused an incident; rework = hotfix, rollback or incident fix; "
-        "deployments per day = successful ones over the window's days",
+        "production deployments that ended in the window; failed attempt = result failure (in "
+        "the failure rate only under metrics.failed_attempts_are_failures); failed = rolled "
+        "back, followed by a hotfix or caused an incident that counts; below_min_severity = "
+        "incidents blamed on it under metrics.incident_min_severity; rework = hotfix, rollback "
+        "or incident fix; deployments per day = successful ones over the window's days",
         window.label,
-        ["deployment", "app", "ended_at", "result", "kind", "failed", "why", "incidents", "rework"],
+        [
+            "deployment",
+            "app",
+            "ended_at",
+            "result",
+            "kind",
+            "failed_attempt",
+            "failed",
+            "why",
+            "incidents",
+            "below_min_severity",
+            "rework",
+        ],
         rows,
         summary,
     )

@@ -7,9 +7,10 @@ It produces every family of :data:`streamgauge.metrics.catalog.COMPUTED`. The de
 beside the code that implements them:
 
 * :mod:`streamgauge.linking`: production deployment, which deployment shipped a change, which
-  deployment an incident is blamed on (``metrics.incident_window``);
+  deployment an incident is blamed on (``metrics.incident_window``), which incidents count
+  (``metrics.incident_min_severity``);
 * :mod:`.deployments`: when a production deployment failed and when it recovered
-  (``metrics.recovery``);
+  (``metrics.recovery``), failed deployment attempts (``metrics.failed_attempts_are_failures``);
 * :mod:`.leadtime`: each change's lead time and its parts, direct pushes
   (``metrics.max_lead_time``);
 * :mod:`.dora`: deployment frequency, change lead time, change failure rate, failed deployment
@@ -46,7 +47,11 @@ from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.linking import Links
-from streamgauge.metrics.delivery import add_delivery_metrics, incident_fix_deployments
+from streamgauge.metrics.delivery import (
+    IncidentFixes,
+    add_delivery_metrics,
+    incident_fix_deployments,
+)
 from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import LabelFolder
 from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
@@ -72,7 +77,7 @@ class Facts:
     now: datetime
     links: Links
     dora: DoraFacts
-    incident_fixes: set[str]  # ids of deployments that shipped a change naming an incident
+    incident_fixes: IncidentFixes  # deployments made to fix an incident that counts, and how
     flows: list[ItemFlow]
     streams: list[ItemStream]
     problems: list[Problem]
@@ -103,7 +108,7 @@ class Memo:
         self.streams = StreamMemo(self.flows, self.outcomes)
 
     def fix_candidates(self, dataset: Dataset, links: Links) -> tuple[list[Change], list[Incident]]:
-        """The changes naming an incident, and one incident of each key they name."""
+        """The changes naming an incident, and the incidents of each key they name."""
         keys = self._incident_keys
         if not (
             self._fix_links is links
@@ -137,7 +142,7 @@ class Memo:
                     self._fix_changes[change.id] = change
         self._fix_links, self._fix_generation = links, links.generation
         named = {key for c in self._fix_changes.values() for key in c.work_item_keys}
-        incidents = [next(iter(keys[key].values())) for key in named if key in keys]
+        incidents = [i for key in named if key in keys for i in keys[key].values()]
         return list(self._fix_changes.values()), incidents
 
 
@@ -160,7 +165,11 @@ def compute_facts(
     rules = settings.metrics
     fold = LabelFolder.from_settings(settings)
     if links is None:
-        links = Links.build(dataset, incident_window=rules.incident_window)
+        links = Links.build(
+            dataset,
+            incident_window=rules.incident_window,
+            min_severity=rules.incident_min_severity,
+        )
     dora = dora_facts(
         dataset,
         links,
@@ -168,14 +177,17 @@ def compute_facts(
         max_lead_time=rules.max_lead_time,
         recovery=rules.recovery,
         fold=fold,
+        attempts_fail=rules.failed_attempts_are_failures,
         memo=memo.lead_times if memo else None,
         outcome_memo=memo.outcomes if memo else None,
     )
     if memo is not None:
         fix_changes, fix_incidents = memo.fix_candidates(dataset, links)
-        fixes = incident_fix_deployments(fix_changes, fix_incidents, links)
+        fixes = incident_fix_deployments(dataset.deployments, fix_changes, fix_incidents, links)
     else:
-        fixes = incident_fix_deployments(dataset.changes, dataset.incidents, links)
+        fixes = incident_fix_deployments(
+            dataset.deployments, dataset.changes, dataset.incidents, links
+        )
     if histories is None:
         histories = group_histories(dataset.status_changes)
     flows = item_flows(
@@ -193,7 +205,15 @@ def compute_facts(
     streams = item_streams(
         flows, dataset.changes, links, failed, now=now, memo=memo.streams if memo else None
     )
-    found = problems(dataset, links, dora, now=now, fold=fold, memo=memo.quality if memo else None)
+    found = problems(
+        dataset,
+        links,
+        dora,
+        now=now,
+        fold=fold,
+        memo=memo.quality if memo else None,
+        attempts_fail=rules.failed_attempts_are_failures,
+    )
     return Facts(now, links, dora, fixes, flows, streams, found)
 
 

@@ -87,6 +87,19 @@ DORA_EXTRA: tuple[MetricDef, ...] = (
         "Production deployments counted as failed over the whole stored history, by reason "
         "(a deployment with several reasons counts once under each).",
     ),
+    _d(
+        "streamgauge_failed_deployment_attempts_total",
+        "counter",
+        "team app",
+        "Production deployments whose own job failed (result failure: they never reached "
+        "production) over the whole stored history.",
+    ),
+    _d(
+        "streamgauge_deployment_attempt_failure_rate_window_ratio",
+        "gauge",
+        "team app window",
+        "Share of the production deployments that ended in the window whose own job failed.",
+    ),
 )
 
 # Performance levels: 1 on the level each metric reaches under metrics.levels_table, 0 on the
@@ -280,8 +293,8 @@ COMPUTED: tuple[MetricDef, ...] = (
         "streamgauge_change_failure_rate_window_ratio",
         "gauge",
         "team app window",
-        "Share of production deployments in the window that failed, were rolled back, were "
-        "followed by a hotfix or caused an incident.",
+        "Share of the production deployments in the window that reached production and were "
+        "rolled back, were followed by a hotfix or caused an incident.",
     ),
     _d(
         "streamgauge_failed_deployment_recovery_time_window_seconds",

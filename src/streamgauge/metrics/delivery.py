@@ -9,20 +9,23 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 * **Deployment rework rate** of a window: unplanned over all production deployments that ended
   in the window. A deployment is unplanned (:func:`rework_reasons`) when it is a hotfix or a
   rollback, names an incident it was made to fix (``incident_keys``), or first shipped a change
-  that names an incident key among its ``work_item_keys``.
+  that names an incident key among its ``work_item_keys``; in both cases only an incident that
+  counts (``metrics.incident_min_severity``, :meth:`.Links.counts_key`).
 * **Failed deployment recovery time** histogram: every recovery known at ``now``, whole history.
 * **Failed deployments** counter: each failed production deployment that ended by ``now``,
   once under each reason it failed for.
+* **Failed deployment attempts** counter: each production deployment whose result is
+  ``failure`` that ended by ``now``, whole history; its **failure rate** of a window: those over
+  every production deployment that ended in the window (see :mod:`.deployments`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from streamgauge.linking import Links
+from streamgauge.linking import Links, is_production
 from streamgauge.metrics.catalog import BY_NAME
 from streamgauge.metrics.days import histogram_of, merged
 from streamgauge.metrics.deployments import (
@@ -47,6 +50,8 @@ REWORK_WINDOW = "streamgauge_deployment_rework_rate_window_ratio"
 RECOVERY_HISTOGRAM = "streamgauge_failed_deployment_recovery_time_seconds"
 RECOVERY_BUCKETS = bucket_edges(BY_NAME[RECOVERY_HISTOGRAM].buckets)
 FAILED_COUNTER = "streamgauge_failed_deployments_total"
+ATTEMPTS_COUNTER = "streamgauge_failed_deployment_attempts_total"
+ATTEMPTS_WINDOW = "streamgauge_deployment_attempt_failure_rate_window_ratio"
 FAILURE_REASONS = (FAILED_RESULT, ROLLED_BACK, HOTFIXED, CAUSED_INCIDENT)
 
 # Why a deployment counts as rework; explain lists these next to each deployment.
@@ -56,30 +61,47 @@ FIXES_INCIDENT = "fixes_incident"
 SHIPS_INCIDENT_FIX = "ships_incident_fix"
 
 
+# deployment id -> why it is an incident fix: fixes_incident, ships_incident_fix (in that order)
+IncidentFixes = Mapping[str, tuple[str, ...]]
+
+
 def incident_fix_deployments(
-    changes: Iterable[Change], incidents: Iterable[Incident], links: Links
-) -> set[str]:
-    """Ids of deployments that first shipped a change naming an incident key."""
-    keys = {i.key for i in incidents}
-    out: set[str] = set()
+    deployments: Iterable[Deployment],
+    changes: Iterable[Change],
+    incidents: Iterable[Incident],
+    links: Links,
+) -> dict[str, tuple[str, ...]]:
+    """The production deployments made to fix an incident that counts, with how.
+
+    ``fixes_incident``: it names such an incident in ``incident_keys``; ``ships_incident_fix``:
+    it first shipped a change naming the key of a known incident that counts.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for deployment in deployments:
+        if (
+            deployment.incident_keys
+            and is_production(deployment)
+            and any(links.counts_key(key) for key in deployment.incident_keys)
+        ):
+            out[deployment.id] = (FIXES_INCIDENT,)
+    keys = {i.key for i in incidents if links.counts(i)}
     for change in changes:
-        if keys and keys.intersection(change.work_item_keys):
-            deployment = links.shipping_deployment(change)
-            if deployment is not None:
-                out.add(deployment.id)
+        if keys and not keys.isdisjoint(change.work_item_keys):
+            shipping = links.shipping_deployment(change)
+            if shipping is not None:
+                found = out.get(shipping.id, ())
+                if SHIPS_INCIDENT_FIX not in found:
+                    out[shipping.id] = (*found, SHIPS_INCIDENT_FIX)
     return out
 
 
-def rework_reasons(deployment: Deployment, incident_fixes: AbstractSet[str]) -> tuple[str, ...]:
+def rework_reasons(deployment: Deployment, incident_fixes: IncidentFixes) -> tuple[str, ...]:
     reasons: list[str] = []
     if deployment.deployment_kind is DeploymentKind.HOTFIX:
         reasons.append(HOTFIX)
     if deployment.deployment_kind is DeploymentKind.ROLLBACK:
         reasons.append(ROLLBACK)
-    if deployment.incident_keys:
-        reasons.append(FIXES_INCIDENT)
-    if deployment.id in incident_fixes:
-        reasons.append(SHIPS_INCIDENT_FIX)
+    reasons.extend(incident_fixes.get(deployment.id, ()))
     return tuple(reasons)
 
 
@@ -96,10 +118,12 @@ def add_delivery_metrics(
         days: dict[Group, int] = defaultdict(int)  # distinct UTC dates with a success
         counted: dict[Group, float] = defaultdict(float)
         rework: dict[Group, float] = defaultdict(float)
+        attempts_failed: dict[Group, float] = defaultdict(float)
         for day in tallies.outcomes.within(window):  # per group already
             for group, tally in day.items():
                 counted[group] += tally.counted
                 rework[group] += tally.unplanned
+                attempts_failed[group] += tally.failed_attempts
                 days[group] += tally.successes > 0
         for team, app in sorted(deployment_groups):
             group = (team, app)
@@ -109,6 +133,13 @@ def add_delivery_metrics(
                 snapshot.add(
                     REWORK_WINDOW,
                     rework[group] / counted[group],
+                    team=team,
+                    app=app,
+                    window=window.label,
+                )
+                snapshot.add(
+                    ATTEMPTS_WINDOW,
+                    attempts_failed[group] / counted[group],
                     team=team,
                     app=app,
                     window=window.label,
@@ -132,6 +163,7 @@ def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None
             )
         )
         ended = outcomes.get((team, app), [])
+        snapshot.add(ATTEMPTS_COUNTER, sum(t.failed_attempts for t in ended), team=team, app=app)
         for reason in FAILURE_REASONS:
             snapshot.add(
                 FAILED_COUNTER,

@@ -1,8 +1,13 @@
 """What became of each production deployment: did it fail, why, and when did it recover.
 
-* A production deployment **failed** when its result is ``failure``, when the next production
-  deployment of the same app (in start order) is a rollback or a hotfix, or when an incident is
-  blamed on it (:mod:`streamgauge.linking`). Deployments without an app have no "next" one.
+* A production deployment whose result is ``failure`` is a **failed deployment attempt**: its
+  own job failed, so it never reached production. Unless ``metrics.failed_attempts_are_failures``
+  is true it is no change failure at all: it has no failure reasons and no recovery, and is left
+  out of the change failure rate (:attr:`DeploymentOutcome.attempt_only`); it is still the
+  "next" deployment of the one before it. When the rule is true, ``failure`` is a reason to fail.
+* A production deployment **failed** when the next production deployment of the same app (in
+  start order) is a rollback or a hotfix, or when an incident that counts is blamed on it
+  (:mod:`streamgauge.linking`). Deployments without an app have no "next" one.
 * **Recovery** of a failed deployment, by ``metrics.recovery``: ``first_restoration`` (default)
   is the first of the end of the next successful production deployment of the same app that
   did not fail itself (a rollback or a fix) and the resolution of the last incident blamed on
@@ -52,6 +57,8 @@ class DeploymentOutcome:
     ended_at: datetime | None  # None: still running at now
     failure_reasons: tuple[str, ...] = ()
     recovered_at: datetime | None = None
+    # a failed attempt that is no change failure: out of the change failure rate
+    attempt_only: bool = False
 
     @property
     def failed(self) -> bool:
@@ -76,6 +83,7 @@ def _new_outcome(
     ended_at: datetime | None,
     failure_reasons: tuple[str, ...] = (),
     recovered_at: datetime | None = None,
+    attempt_only: bool = False,
 ) -> DeploymentOutcome:
     """``DeploymentOutcome(deployment, group, ...)``: the same outcome."""
     outcome = object.__new__(DeploymentOutcome)
@@ -85,6 +93,7 @@ def _new_outcome(
     put[2](outcome, ended_at)
     put[3](outcome, failure_reasons)
     put[4](outcome, recovered_at)
+    put[5](outcome, attempt_only)
     return outcome
 
 
@@ -135,6 +144,7 @@ class OutcomeMemo:
         now: datetime,
         recovery: RecoveryRule,
         fold: LabelFolder,
+        attempts_fail: bool = False,
     ) -> None:
         """Bring the outcomes to ``now`` over ``deployments`` (every one) and their joins."""
         self.flipped = set()
@@ -148,11 +158,15 @@ class OutcomeMemo:
             self._outcomes, self._negatives, self._unsettled = {}, {}, set()
             failed, self.failed = self.failed, set()
             for app in self._apps:
-                self._work_out(app, links, now, recovery, fold, before.get(app, ()))
+                self._work_out(
+                    app, links, now, (recovery, attempts_fail), fold, before.get(app, ())
+                )
             self.flipped = failed ^ self.failed
         else:
             for app in dirty:
-                self._work_out(app, links, now, recovery, fold, self._outcomes.get(app, ()))
+                self._work_out(
+                    app, links, now, (recovery, attempts_fail), fold, self._outcomes.get(app, ())
+                )
         self._links, self._generation, self._now = links, links.generation, now
 
     def _dirty(self, links: Links, now: datetime) -> set[str | None] | None:
@@ -188,13 +202,13 @@ class OutcomeMemo:
         app: str | None,
         links: Links,
         now: datetime,
-        recovery: RecoveryRule,
+        rules: tuple[RecoveryRule, bool],
         fold: LabelFolder,
         before: Iterable[DeploymentOutcome],
     ) -> None:
         every = self._apps[app]
         sequence = [d for d in every if d.started_at <= now]
-        outcomes, negatives = _app_outcomes(app, sequence, links, now, recovery, fold)
+        outcomes, negatives = _app_outcomes(app, sequence, links, now, rules, fold)
         kept = {o.deployment.id: o for o in before}
         for o in kept.values():
             if o.failure_reasons:
@@ -230,11 +244,15 @@ def deployment_outcomes(
     now: datetime,
     recovery: RecoveryRule,
     fold: LabelFolder,
+    attempts_fail: bool = False,
     memo: OutcomeMemo | None = None,
 ) -> tuple[list[DeploymentOutcome], list[Deployment]]:
-    """Every production deployment started by ``now``, and those whose recovery was negative."""
+    """Every production deployment started by ``now``, and those whose recovery was negative.
+
+    ``attempts_fail`` is ``metrics.failed_attempts_are_failures``.
+    """
     if memo is not None:
-        memo.refresh(deployments, links, now, recovery, fold)
+        memo.refresh(deployments, links, now, recovery, fold, attempts_fail)
         return memo.outcomes(), memo.negatives()
     result: list[DeploymentOutcome] = []
     negative: list[Deployment] = []
@@ -244,7 +262,9 @@ def deployment_outcomes(
             by_app[deployment.app].append(deployment)
     for app, every in by_app.items():
         sequence = [d for d in every if d.started_at <= now]
-        outcomes, negatives = _app_outcomes(app, sequence, links, now, recovery, fold)
+        outcomes, negatives = _app_outcomes(
+            app, sequence, links, now, (recovery, attempts_fail), fold
+        )
         result.extend(outcomes)
         negative.extend(negatives)
     return result, negative
@@ -268,7 +288,7 @@ def _app_outcomes(
     sequence: list[Deployment],
     links: Links,
     now: datetime,
-    recovery: RecoveryRule,
+    rules: tuple[RecoveryRule, bool],
     fold: LabelFolder,
 ) -> tuple[list[DeploymentOutcome], list[Deployment]]:
     negative: list[Deployment] = []
@@ -281,7 +301,7 @@ def _app_outcomes(
     success = RunResult.SUCCESS
     for deployment in reversed(sequence):
         nxt = following if app is not None else None
-        outcome = _outcome(deployment, nxt, next_good, links, now, recovery, fold)
+        outcome = _outcome(deployment, nxt, next_good, links, now, rules, fold)
         # only a recovered failure has a recovery time: look at the fields before the property
         recovered, ended = outcome.recovered_at, outcome.ended_at
         if recovered is not None and ended is not None and recovered < ended:
@@ -306,13 +326,17 @@ def _outcome(
     next_good: DeploymentOutcome | None,
     links: Links,
     now: datetime,
-    recovery: RecoveryRule,
+    rules: tuple[RecoveryRule, bool],
     fold: LabelFolder,
 ) -> DeploymentOutcome:
+    recovery, attempts_fail = rules
     group = fold.pair(deployment.team, deployment.app)
     end = ended_at(deployment, now)
     if end is None:
         return _new_outcome(deployment, group, None)
+    if deployment.result is RunResult.FAILURE and not attempts_fail:
+        # it never reached production: the pipeline's rework, not a failure of the change
+        return _new_outcome(deployment, group, end, attempt_only=True)
     blamed = links.incidents_of.get(deployment.id)
     incidents = [i for i in blamed if i.opened_at <= now] if blamed else ()
     reasons: list[str] = []

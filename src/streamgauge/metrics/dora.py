@@ -8,8 +8,10 @@ deployment failed and when it recovered; :mod:`.leadtime` says what a lead time 
   the window, divided by the window's length in days.
 * **Change lead time** of a window: quantiles of the lead times of the changes whose first
   production deployment finished in the window.
-* **Change failure rate** of a window: failed over all production deployments that ended in the
-  window (running ones are not counted). An empty window has no rate (no sample), not 0/0.
+* **Change failure rate** of a window: failed over the production deployments that ended in the
+  window (running ones are not counted), failed attempts left out unless
+  ``metrics.failed_attempts_are_failures`` (:mod:`.deployments`). An empty window has no rate
+  (no sample), not 0/0.
 * **Failed deployment recovery time** of a window: quantiles of the recovery times of the failed
   production deployments whose recovery instant falls in the window.
 * **Deployments** counter: production deployments that ended by ``now``, by result; histogram of
@@ -76,6 +78,7 @@ def dora_facts(
     max_lead_time: timedelta,
     recovery: RecoveryRule,
     fold: LabelFolder,
+    attempts_fail: bool = False,
     memo: LeadMemo | None = None,
     outcome_memo: OutcomeMemo | None = None,
 ) -> DoraFacts:
@@ -100,7 +103,13 @@ def dora_facts(
         facts=facts,
     )
     facts.outcomes, facts.negative_recoveries = deployment_outcomes(
-        dataset.deployments, links, now=now, recovery=recovery, fold=fold, memo=outcome_memo
+        dataset.deployments,
+        links,
+        now=now,
+        recovery=recovery,
+        fold=fold,
+        attempts_fail=attempts_fail,
+        memo=outcome_memo,
     )
     return facts
 
@@ -155,7 +164,7 @@ def add_dora_metrics(
         counted: dict[Group, float] = defaultdict(float)
         failed: dict[Group, float] = defaultdict(float)
         for group, days in merged(tallies.outcomes.within(window)).items():
-            counted[group] = sum(t.counted for t in days)
+            counted[group] = sum(t.reached for t in days)
             failed[group] = sum(t.failed for t in days)
             successes[group] = sum(t.successes for t in days)
         for team, app in sorted(deployment_groups):

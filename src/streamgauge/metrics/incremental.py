@@ -102,9 +102,13 @@ class Calculator:
         with gc_paused():
             dataset = self.dataset()
             if self.links is None or not self.links.extend(self._changed):
-                window = self.settings.metrics.incident_window
+                rules = self.settings.metrics
                 before = self.links
-                self.links = Links.build(dataset, incident_window=window)
+                self.links = Links.build(
+                    dataset,
+                    incident_window=rules.incident_window,
+                    min_severity=rules.incident_min_severity,
+                )
                 self.links.index(dataset)
                 if before is not None:
                     # keyed by record and checked by identity, so still good for these records

@@ -14,7 +14,12 @@ Reasons:
   when there are work items at all);
 * ``incident_unattributed``: an incident blamed on no deployment (see :mod:`streamgauge.linking`);
 * ``incident_non_production``: an incident whose ``deployment_id`` names a deployment that did
-  not go to production: no DORA number counts it;
+  not go to production, or a failed deployment attempt (unless
+  ``metrics.failed_attempts_are_failures``): no DORA number counts it;
+* ``incident_below_min_severity``: an incident whose severity is below
+  ``metrics.incident_min_severity``: it counts for no failure, recovery or rework, and is not
+  also counted as unattributed or non-production (those say why an incident that counts is
+  missing from the numbers);
 * ``negative_span``: a lead time, recovery time or incident whose end precedes its start, or a
   change whose milestones are out of order (its lead-time parts were clamped);
 * ``lead_time_too_long``: a lead time above ``metrics.max_lead_time``, left out;
@@ -58,6 +63,7 @@ REASONS = (
     "change_without_work_item",
     "incident_unattributed",
     "incident_non_production",
+    "incident_below_min_severity",
     "negative_span",
     "lead_time_too_long",
     "incomplete_history",
@@ -78,6 +84,7 @@ _SLOTS = (
     "change_without_work_item",
     "incident_unattributed",
     "incident_non_production",
+    "incident_below_min_severity",
     "incident_negative_span",
     "incomplete_history",
     "unmapped_status",
@@ -96,20 +103,21 @@ def problems(
     now: datetime,
     fold: LabelFolder,
     memo: QualityMemo | None = None,
+    attempts_fail: bool = False,
 ) -> list[Problem]:
     """Every data-quality problem of ``dataset`` at ``now``, in a stable order.
 
     ``memo`` keeps the verdicts on each record between calls (see :class:`QualityMemo`); the
-    result is the same.
+    result is the same. ``attempts_fail`` is ``metrics.failed_attempts_are_failures``.
     """
     if memo is not None:
-        found = memo.refresh(dataset, links, now, fold)
+        found = memo.refresh(dataset, links, now, fold, attempts_fail)
 
         def make(reason: str, record: Record) -> Problem:
             return memo.problem(reason, record, fold)
 
     else:
-        found = _by_record(dataset, links, now, fold)
+        found = _by_record(dataset, links, now, fold, attempts_fail)
 
         def make(reason: str, record: Record) -> Problem:
             return Problem(reason, record, fold.pair(record.team, record.app))
@@ -124,6 +132,7 @@ def problems(
     out.extend(found["change_without_work_item"])
     out.extend(found["incident_unattributed"])
     out.extend(found["incident_non_production"])
+    out.extend(found["incident_below_min_severity"])
     add("negative_span", facts.negative_lead_times)
     add("negative_span", facts.negative_recoveries)
     add("negative_span", facts.clamped_parts)
@@ -135,7 +144,7 @@ def problems(
 
 
 def _by_record(
-    dataset: Dataset, links: Links, now: datetime, fold: LabelFolder
+    dataset: Dataset, links: Links, now: datetime, fold: LabelFolder, attempts_fail: bool
 ) -> dict[str, list[Problem]]:
     """The problems found on the records themselves, by slot (see :data:`_SLOTS`)."""
     pair = fold.pair
@@ -173,11 +182,25 @@ def _by_record(
         "change_without_work_item": [],
         "incident_unattributed": made(
             "incident_unattributed",
-            [i for i in dataset.incidents if i.opened_at <= now and i.id not in links.blame],
+            [
+                i
+                for i in dataset.incidents
+                if i.opened_at <= now and i.id not in links.blame and links.counts(i)
+            ],
         ),
         "incident_non_production": made(
             "incident_non_production",
-            [i for i in dataset.incidents if i.opened_at <= now and _off_production(i, links)],
+            [
+                i
+                for i in dataset.incidents
+                if i.opened_at <= now
+                and _off_production(i, links, attempts_fail)
+                and links.counts(i)
+            ],
+        ),
+        "incident_below_min_severity": made(
+            "incident_below_min_severity",
+            [i for i in dataset.incidents if i.opened_at <= now and not links.counts(i)],
         ),
         "incident_negative_span": made(
             "negative_span",
@@ -236,6 +259,7 @@ class QualityMemo:
     """
 
     __slots__ = (
+        "_attempts_fail",
         "_commit_shas",
         "_found",
         "_generation",
@@ -254,6 +278,7 @@ class QualityMemo:
         self._links: Links | None = None
         self._generation = 0
         self._now: datetime | None = None
+        self._attempts_fail = False
         self._commit_shas: dict[str, int] = {}  # sha -> how many commits have it
         self._staged: dict[str, int] = {}  # source -> how many of its status changes map a stage
         self._incidents: dict[str, Incident] = {}  # by id
@@ -277,10 +302,17 @@ class QualityMemo:
         return found
 
     def refresh(
-        self, dataset: Dataset, links: Links, now: datetime, fold: LabelFolder
+        self,
+        dataset: Dataset,
+        links: Links,
+        now: datetime,
+        fold: LabelFolder,
+        attempts_fail: bool = False,
     ) -> dict[str, list[Problem]]:
         """The problems found on the records themselves at ``now``, by slot."""
         follows = links.follows(self._links, self._generation, self._now, now)
+        follows = follows and attempts_fail == self._attempts_fail
+        self._attempts_fail = attempts_fail
         self._made_before, self._made = self._made, {}
         if not follows or not self._update(links, now, fold):
             self._rebuild(dataset, links, now, fold)
@@ -297,7 +329,7 @@ class QualityMemo:
         self._waiting = {slot: {} for slot in _SLOTS}
         self._unknown = {}
         # the problems at now as a computation from scratch finds them, then what waits for now
-        found = _by_record(dataset, links, now, fold)
+        found = _by_record(dataset, links, now, fold, self._attempts_fail)
         if links.changes_by_sha is None:  # joins never extended: no incremental update to come
             self._found = {
                 slot: InRecordOrder(list(range(len(problems))), problems)
@@ -462,14 +494,20 @@ class QualityMemo:
         self, incident: Incident, rank: int, links: Links, now: datetime, fold: LabelFolder
     ) -> None:
         opened = incident.opened_at <= now
+        counts = links.counts(incident)
         verdict: bool | None = False
-        if incident.id not in links.blame:
+        if incident.id not in links.blame and counts:
             verdict = True if opened else None
         self._judge("incident_unattributed", "incident_unattributed", rank, incident, verdict, fold)
         verdict = False
-        if _off_production(incident, links):
+        if _off_production(incident, links, self._attempts_fail) and counts:
             verdict = True if opened else None
         slot = "incident_non_production"
+        self._judge(slot, slot, rank, incident, verdict, fold)
+        verdict = False
+        if not counts:
+            verdict = True if opened else None
+        slot = "incident_below_min_severity"
         self._judge(slot, slot, rank, incident, verdict, fold)
         verdict = False
         if incident.resolved_at is not None and incident.resolved_at < incident.opened_at:
@@ -511,7 +549,10 @@ def add_quality_metrics(snapshot: Snapshot, found: Iterable[Problem], pairs: set
             )
 
 
-def _off_production(incident: Incident, links: Links) -> bool:
-    """Whether ``incident`` is blamed on a deployment that did not go to production."""
+def _off_production(incident: Incident, links: Links, attempts_fail: bool) -> bool:
+    """Whether ``incident`` is blamed on a deployment that did not go to production: another
+    environment's, or a failed attempt that is no change failure (:mod:`.deployments`)."""
     blamed = links.blame.get(incident.id)
-    return blamed is not None and not is_production(blamed)
+    if blamed is None:
+        return False
+    return not is_production(blamed) or (blamed.result is RunResult.FAILURE and not attempts_fail)

@@ -21,8 +21,7 @@ ways equal to the last bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -34,7 +33,7 @@ from streamgauge.metrics.days import (
     joined,
     rolled,
 )
-from streamgauge.metrics.delivery import RECOVERY_BUCKETS, rework_reasons
+from streamgauge.metrics.delivery import RECOVERY_BUCKETS, IncidentFixes, rework_reasons
 from streamgauge.metrics.deployments import DeploymentOutcome
 from streamgauge.metrics.dimensions import Group, groups_of
 from streamgauge.metrics.dora import LEAD_TIME_BUCKETS
@@ -53,9 +52,11 @@ _group = attrgetter("group")
 class OutcomeTally:
     """Ended production deployments of one group."""
 
-    counted: int = 0
+    counted: int = 0  # every ended one: rework and attempt failure rate count over these
+    reached: int = 0  # those the change failure rate counts over (not attempt_only)
     successes: int = 0
     failed: int = 0
+    failed_attempts: int = 0  # result failure: the job failed
     unplanned: int = 0  # rework: see :func:`.delivery.rework_reasons`
     results: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)  # failure reasons
@@ -64,7 +65,7 @@ class OutcomeTally:
 def tally_outcomes(
     outcomes: Sequence[DeploymentOutcome], incident_fixes: object
 ) -> dict[Group, OutcomeTally]:
-    fixes: frozenset[str] = incident_fixes if isinstance(incident_fixes, frozenset) else frozenset()
+    fixes: IncidentFixes = incident_fixes if isinstance(incident_fixes, Mapping) else {}
     out: dict[Group, OutcomeTally] = {}
     for pair, found in by_pair(outcomes, _group).items():
         tally = out[pair] = OutcomeTally(counted=len(found))
@@ -74,6 +75,10 @@ def tally_outcomes(
             tally.results[result.value] = tally.results.get(result.value, 0) + 1
             if result is RunResult.SUCCESS:
                 tally.successes += 1
+            elif result is RunResult.FAILURE:
+                tally.failed_attempts += 1
+            if not o.attempt_only:
+                tally.reached += 1
             if o.failure_reasons:
                 tally.failed += 1
                 for reason in o.failure_reasons:
@@ -87,8 +92,10 @@ def add_outcomes(tallies: Sequence[OutcomeTally]) -> OutcomeTally:
     out = OutcomeTally()
     for t in tallies:
         out.counted += t.counted
+        out.reached += t.reached
         out.successes += t.successes
         out.failed += t.failed
+        out.failed_attempts += t.failed_attempts
         out.unplanned += t.unplanned
         for result, n in t.results.items():
             out.results[result] = out.results.get(result, 0) + n
@@ -203,14 +210,15 @@ class Tallies:
     def refresh(
         self,
         dora: DoraFacts,
-        incident_fixes: AbstractSet[str],
+        incident_fixes: IncidentFixes,
         flows: Sequence[ItemFlow],
         streams: Sequence[ItemStream],
         *,
         stage_labels: int,
     ) -> None:
         """Take the facts of a new computation (see :meth:`.days.DayTallies.refresh`)."""
-        self.outcomes.refresh(dora.outcomes, frozenset(incident_fixes))
+        # a copy: the context tells whether the days must be tallied again
+        self.outcomes.refresh(dora.outcomes, dict(incident_fixes))
         self.leads.refresh(dora.lead_times)
         self.recoveries.refresh(dora.outcomes)
         self.done.refresh(flows)

@@ -26,6 +26,7 @@ FREQUENCY = "streamgauge_deployment_frequency_window_per_day"
 LEAD = "streamgauge_change_lead_time_window_seconds"
 FAILURE_RATE = "streamgauge_change_failure_rate_window_ratio"
 RECOVERY = "streamgauge_failed_deployment_recovery_time_window_seconds"
+ATTEMPT_FAILURE_RATE = "streamgauge_deployment_attempt_failure_rate_window_ratio"
 
 # The worked example (conftest.small_instance), with NOW = 31 Mar 12:00, so the 30d window is
 # (1 Mar 12:00, 31 Mar 12:00] and the 7d window (24 Mar 12:00, 31 Mar 12:00].
@@ -39,16 +40,17 @@ RECOVERY = "streamgauge_failed_deployment_recovery_time_window_seconds"
 # Lead times: c1 -> A 25h10m = 90,600 s; c2 -> A 24h10m = 87,000 s; c3 -> C 25h10m = 90,600 s;
 # c4 -> C 40m = 2,400 s. Sorted [2,400, 87,000, 90,600, 90,600]; type 7 quantiles:
 # 0.5 -> h = 1.5: 87,000 + 0.5 x 3,600 = 88,800; 0.95 -> h = 2.85: 90,600 + 0.85 x 0 = 90,600.
-# Change failure rate: B of A, B, C failed (result failure): 1/3.
-# Recovery of B: the next successful production deployment, C, ended 6 Mar 09:10, an hour
-# after B ended at 08:10: 3,600 s.
+# B's build failed: a failed deployment attempt, 1 of the 3 attempts A, B, C: 1/3. It never
+# reached production, so it is no change failure: 0 of A and C failed, 0.0, and nothing has a
+# recovery time (with metrics.failed_attempts_are_failures B would fail, 1/3, and recover at
+# C's end 6 Mar 09:10, an hour after its own at 08:10: 3,600 s).
 EXPECTED = {
     (FREQUENCY, "30d", None): 2 / 30,
     (FREQUENCY, "7d", None): 0.0,
     (LEAD, "30d", "50"): 88_800,
     (LEAD, "30d", "95"): 90_600,
-    (FAILURE_RATE, "30d", None): 1 / 3,
-    (RECOVERY, "30d", "50"): 3_600,
+    (FAILURE_RATE, "30d", None): 0.0,
+    (ATTEMPT_FAILURE_RATE, "30d", None): 1 / 3,
 }
 
 
@@ -68,6 +70,14 @@ def test_deployments_lead_times_and_failure_rate_of_the_small_controller(
     assert sync_source(connector_for(fake_small), store, clock=lambda: NOW).ok
     snap = compute_all(store.load_dataset(), now=NOW, settings=SETTINGS)
     assert numbers(snap) == pytest.approx(EXPECTED)
+    # with failed attempts counted as failures: B failed, 1/3, recovered in 3,600 s
+    rules = SETTINGS.metrics.model_copy(update={"failed_attempts_are_failures": True})
+    counted = compute_all(
+        store.load_dataset(), now=NOW, settings=SETTINGS.model_copy(update={"metrics": rules})
+    )
+    assert counted.values(FAILURE_RATE)[labels(**CHECKOUT, window="30d")] == pytest.approx(1 / 3)
+    quantile = labels(**CHECKOUT, window="30d", percentile="50")
+    assert counted.values(RECOVERY)[quantile] == pytest.approx(3_600)
 
 
 def _line(kind: str, **fields: object) -> str:
@@ -169,11 +179,13 @@ def test_the_same_numbers_reach_metrics_over_http(fake_small: FakeJenkins, tmp_p
         return samples[(name, tuple(sorted({**CHECKOUT, **extra}.items())))]
 
     # The worked example above: 2 successes in 30 days, lead time median 88,800 s, one of three
-    # production deployments failed, recovered in 3,600 s.
+    # production deployment attempts failed, no change failed, so no recovery time.
     assert value(FREQUENCY, window="30d") == pytest.approx(2 / 30)
     assert value(LEAD, window="30d", percentile="50") == pytest.approx(88_800)
-    assert value(FAILURE_RATE, window="30d") == pytest.approx(1 / 3)
-    assert value(RECOVERY, window="30d", percentile="50") == pytest.approx(3_600)
+    assert value(FAILURE_RATE, window="30d") == 0.0
+    assert value(ATTEMPT_FAILURE_RATE, window="30d") == pytest.approx(1 / 3)
+    assert value("streamgauge_failed_deployment_attempts_total") == 1
+    assert not any(name == RECOVERY for name, _ in samples)
     # Deployments by result over the whole history: A and C succeeded, B failed.
     assert value("streamgauge_deployments_total", result="success") == 2
     assert value("streamgauge_deployments_total", result="failure") == 1

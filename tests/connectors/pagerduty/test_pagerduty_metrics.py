@@ -69,3 +69,38 @@ def test_failure_rate_and_recovery_of_checkout(
         labels(**PAYMENTS, reason="incident_unattributed")
     )
     assert unattributed == 1
+
+
+def test_a_minimum_severity_of_high_leaves_the_low_urgency_incident_out(
+    fake_small: FakePagerDuty, connector_for: Factory, store: Store
+) -> None:
+    rules = settings(incident_min_severity="high")
+    assert sync_source(connector_for(fake_small, rules), store, clock=lambda: NOW).ok
+    dataset = store.load_dataset()
+    severities = {i.title: i.severity.value for i in dataset.incidents if i.app == "checkout"}
+    # P1 -> critical; no priority, low urgency -> low; P9 is no named priority, high urgency
+    assert severities == {
+        "Checkout returns 500": "critical",
+        "Slow checkout": "low",
+        "Cart empty": "high",
+    }
+    dataset.deployments.extend(
+        [
+            deployment(finished_at=at(6, 8, 10), native_id="A"),
+            deployment(finished_at=at(12, 14), native_id="B"),
+            deployment(finished_at=at(20, 9, 30), native_id="C"),
+            deployment(finished_at=at(21, 9), native_id="D"),
+        ]
+    )
+    snap = compute_all(dataset, now=NOW, settings=rules)
+    window = labels(**PAYMENTS, window="30d")
+    # "Slow checkout" (low) no longer fails C: only A failed, 1 of 4 = 0.25
+    rate = snap.values("streamgauge_change_failure_rate_window_ratio")[window]
+    assert rate == pytest.approx(0.25)
+    # A alone recovers, at its incident's resolution: 08:10 -> 11:00 = 10,200 s
+    recovery = snap.values("streamgauge_failed_deployment_recovery_time_window_seconds")
+    assert recovery[labels(**PAYMENTS, window="30d", percentile="50")] == pytest.approx(10_200)
+    quality = snap.values("streamgauge_data_quality_records")
+    # "Slow checkout" is set aside by its severity; "Cart empty" (high) is still unattributed
+    assert quality[labels(**PAYMENTS, reason="incident_below_min_severity")] == 1
+    assert quality[labels(**PAYMENTS, reason="incident_unattributed")] == 1
