@@ -50,11 +50,12 @@ def test_explain_at_a_duration_ago_sees_what_now_no_longer_does(
     args = ["explain", "change_failure_rate", "--config", str(config), "--json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == []
-    # 20 days ago is the story's day 30: d1..d4 in (day 23, day 30], d2 and d3 failed -> 2/4
+    # 20 days ago is the story's day 30: d1..d4 in (day 23, day 30]; d2's job failed (a failed
+    # attempt), d3 failed of the 3 that reached production -> 1/3
     assert main([*args, "--at", "20d"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["summary"]["failed_deployments"] == 2
-    assert out["summary"]["change_failure_rate_ratio"] == 0.5
+    assert out["summary"]["failed_deployments"] == 1
+    assert out["summary"]["change_failure_rate_ratio"] == pytest.approx(1 / 3)
     assert len(out["rows"]) == 4
 
 
@@ -68,8 +69,9 @@ def test_report_at_an_iso_time_computes_that_moment_and_stores_nothing(
     report = json.loads(capsys.readouterr().out)
     assert report["computed_at"] == NOW.isoformat()
     rows = {(r["team"], r["app"]): r for r in report["rows"]}
-    # 2 failed of 4 deployments; 3 successful (d1, d3, d4) over 7 days -> 3/7 per day
-    assert rows[("all", "all")]["change_failure_rate_ratio"] == 0.5
+    # d3 failed of the 3 that reached production (d2's job failed: a failed attempt);
+    # 3 successful (d1, d3, d4) over 7 days -> 3/7 per day
+    assert rows[("all", "all")]["change_failure_rate_ratio"] == pytest.approx(1 / 3)
     assert rows[("all", "all")]["deployments_per_day"] == pytest.approx(3 / 7)
     with Store.open(f"sqlite:///{tmp_path / 'streamgauge.db'}") as store:
         assert store.latest_snapshot() is None

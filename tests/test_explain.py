@@ -180,9 +180,13 @@ def test_deployments_and_their_days_make_the_window_gauges_again() -> None:
     # successes d1 (day 24), d3 (day 26), d4 (day 27) over 7 days: 3/7 per day
     assert found["deployments_per_day"] == pytest.approx(3 / 7)
     assert value(snap, FREQUENCY, window="7d") == pytest.approx(found["deployments_per_day"])
-    # 2 failed (d2, d3) of 4; rework: the hotfix d4 alone, 1 of 4
-    assert found["change_failure_rate_ratio"] == 0.5
-    assert value(snap, "streamgauge_change_failure_rate_window_ratio", window="7d") == 0.5
+    # d2's own job failed: a failed attempt, out of the failure rate by default; d3 failed of
+    # the 3 that reached production (d1, d3, d4): 1/3; rework: the hotfix d4 alone, 1 of 4
+    assert found["change_failure_rate_ratio"] == pytest.approx(1 / 3)
+    rate = value(snap, "streamgauge_change_failure_rate_window_ratio", window="7d")
+    assert rate == pytest.approx(1 / 3)
+    assert found["failed_deployment_attempts"] == 1
+    assert found["deployment_attempt_failure_rate_ratio"] == 0.25  # d2 of 4
     assert found["deployment_rework_rate_ratio"] == 0.25
     assert value(snap, "streamgauge_deployment_rework_rate_window_ratio", window="7d") == 0.25
     days = explain(facts, "streamgauge_deployment_day_window_ratio", settings(), window="7d")
@@ -196,22 +200,22 @@ def test_deployments_and_their_days_make_the_window_gauges_again() -> None:
 def test_recovery_quantiles_and_levels_with_their_bounds() -> None:
     _, facts, snap = everything()
     found = explain(facts, "failed_deployment_recovery_time", settings(), window="7d")
-    # d2 (failed day 25) recovers at d4 (day 27, d3 failed itself): 2 d = 172800 s;
-    # d3 (day 26) at its incident's resolution, day 26 05:00, before d4: 5 h = 18000 s;
-    # p50 of [18000, 172800] = 18000 + 0.5 * 154800 = 95400
-    assert sorted(r["recovery_seconds"] for r in found.rows) == [18000, 172800]
-    assert found.summary["failed_deployment_recovery_time_p50_seconds"] == 95400
+    # d2 is a failed attempt, no change failure: no recovery of its own;
+    # d3 (day 26) recovers at its incident's resolution, day 26 05:00, before d4: 5 h = 18000 s
+    assert sorted(r["recovery_seconds"] for r in found.rows) == [18000]
+    assert found.summary["failed_deployment_recovery_time_p50_seconds"] == 18000
     name = "streamgauge_failed_deployment_recovery_time_window_seconds"
-    assert value(snap, name, window="7d", percentile="50") == 95400
+    assert value(snap, name, window="7d", percentile="50") == 18000
     levels = explain(facts, "streamgauge_change_lead_time_window_level", settings(), window="7d")
     rated = {r["metric"]: (r["level"], r["rule"], r["bound"]) for r in levels.rows}
     # dora-2024: 3/7 per day >= 1/7 (once a week) -> high; lead 2 d <= 7 d -> high;
-    # failure rate 0.5 above 0.20 -> low (no bound); recovery 95400 s > 1 d -> low
+    # failure rate 1/3 above 0.20 -> low (no bound); recovery 18000 s, over 1 h but within
+    # 1 d -> high
     assert rated == {
         "deployment_frequency": ("high", "at least", pytest.approx(1 / 7)),
         "change_lead_time": ("high", "at most", 604800),
         "change_failure_rate": ("low", "none of the bounds above", None),
-        "failed_deployment_recovery_time": ("low", "none of the bounds above", None),
+        "failed_deployment_recovery_time": ("high", "at most", 86400),
     }
     for metric, (level, _, _) in rated.items():
         family = f"streamgauge_{metric}_window_level"
@@ -231,10 +235,11 @@ def test_lead_time_quantiles_and_whole_history_counters() -> None:
     part = "streamgauge_change_lead_time_part_window_seconds"
     assert value(snap, part, window="7d", part="review", percentile="85") == 57600
     history = explain(facts, "streamgauge_deployments_total", settings()).summary
-    # d1, d3, d4 succeeded, d2 failed; d2 failed by result, d3 by hotfix and by incident
+    # d1, d3, d4 succeeded, d2's job failed (a failed attempt, no change failure by default);
+    # d3 failed by hotfix and by incident
     assert history["success_deployments"] == 3
     assert history["failure_deployments"] == 1
-    assert history["failed_result_failure_deployments"] == 1
+    assert history["failed_result_failure_deployments"] == 0
     assert history["failed_followed_by_hotfix_deployments"] == 1
     assert history["failed_caused_incident_deployments"] == 1
     assert history["failed_rolled_back_deployments"] == 0

@@ -19,11 +19,11 @@ History of app checkout (team payments), window 30 days ending 2026-02-01 00:00 
   5 / 30 = 0.1667 per day
 - change lead time: 101 26 h (Jan 10 08:00 -> D1), 102 48 h (-> D2), 103 24 h (-> D4);
   median 26 h = 93,600 s
-- change failure rate: D2 (caused INC-1; also rolled back by D3) and D5 (failed) of 6
-  production deployments = 1/3
+- change failure rate: D5's own job failed, a failed attempt that never reached production
+  (out of the rate by default); D2 (caused INC-1; also rolled back by D3) of the 5 that did
+  = 1/5; the attempt failure rate: D5 of 6 = 1/6
 - recovery: D2 ended 09:00, restored by the rollback D3 at 11:30 (before INC-1's resolution
-  at 12:00): 9,000 s; D5 ended 10:00, restored by D6 at 11:00: 3,600 s; median (type 7)
-  (3,600 + 9,000) / 2 = 6,300 s
+  at 12:00): 9,000 s (D5, no change failure, has none)
 - rework rate: D3 is a rollback: 1 of 6 = 1/6
 """
 
@@ -160,6 +160,7 @@ def dora(snapshot: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
         "streamgauge_change_failure_rate_window_ratio",
         "streamgauge_failed_deployment_recovery_time_window_seconds",
         "streamgauge_deployment_rework_rate_window_ratio",
+        "streamgauge_deployment_attempt_failure_rate_window_ratio",
         "streamgauge_deployments_total",
         "streamgauge_failed_deployments_total",
     )
@@ -224,7 +225,9 @@ def test_cdevents_and_json_lines_give_the_same_dora_numbers(tmp_path: Path, stor
 
     assert value("streamgauge_deployment_frequency_window_per_day") == pytest.approx(5 / 30)
     assert value("streamgauge_change_lead_time_window_seconds", percentile="50") == 93_600
-    assert value("streamgauge_change_failure_rate_window_ratio") == pytest.approx(1 / 3)
+    assert value("streamgauge_change_failure_rate_window_ratio") == pytest.approx(1 / 5)
+    attempts = "streamgauge_deployment_attempt_failure_rate_window_ratio"
+    assert value(attempts) == pytest.approx(1 / 6)
     recovery = "streamgauge_failed_deployment_recovery_time_window_seconds"
-    assert value(recovery, percentile="50") == 6_300
+    assert value(recovery, percentile="50") == 9_000
     assert value("streamgauge_deployment_rework_rate_window_ratio") == pytest.approx(1 / 6)
