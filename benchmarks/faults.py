@@ -26,6 +26,7 @@ The last line is ``faults=<n> lost=<n> duplicated=<n> counter_decreases=<n> max_
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -229,6 +230,7 @@ class Serve:
         self.stop_timeout = stop_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.stops: list[float] = []
+        self.exits: list[int] = []  # exit codes of the times it ended by itself
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
@@ -250,6 +252,14 @@ class Serve:
                 pass
             time.sleep(0.1)
         raise SystemExit(f"serve did not answer /healthz within {UP_WITHIN:.0f}s; see {self.log}")
+
+    def revive(self) -> None:
+        """Start it again if it exited by itself (a crash is not a fault the run threw)."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            self.exits.append(self.proc.returncode)
+            print(f"  serve exited by itself with code {self.proc.returncode}; starting it again")
+            self.start()
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -418,6 +428,8 @@ def main() -> None:
         f"missing={found['missing']} altered={found['altered']} extra={found['extra']} "
         f"stops_s={[round(s, 1) for s in stops]}"
     )
+    for key in sorted(set(faulty) - set(reference)):
+        print(f"stored beyond the reference (a poisoned line accepted): {key[2]}")
     for line in decreases[:10]:
         print(f"counter went down: {line}")
     print(
@@ -476,6 +488,10 @@ def faulty_run(
     scraper = Scraper(port)
     scraper.start()
     faults: Counter[str] = Counter()
+    # each poison in turn from a seeded start, so that five poison faults meet all five
+    first = rng.randrange(len(POISONS))
+    poisons = itertools.cycle(POISONS[first:] + POISONS[:first])
+    now = datetime.now(UTC)
 
     def on_file_synced(act: Callable[[], object]) -> None:
         # What a rotation destroys must have been read first, or its loss is the writer's: wait
@@ -488,9 +504,7 @@ def faulty_run(
         "reset": lambda: inject(rng, github, jira, "reset"),
         "slow": lambda: inject(rng, github, jira, "slow"),
         "429": lambda: inject(rng, github, jira, "429"),
-        "poison": lambda: feed.poison(
-            poisoned_line(rng.choice(POISONS), sum(faults.values()), now=datetime.now(UTC))
-        ),
+        "poison": lambda: feed.poison(poisoned_line(next(poisons), sum(faults.values()), now)),
         "rename": lambda: feed.rename(rng.randint(1, batch)),
         "truncate": lambda: on_file_synced(lambda: feed.truncate(rng.randint(1, batch))),
         "same_size": lambda: on_file_synced(feed.same_size),
@@ -501,22 +515,29 @@ def faulty_run(
     for n in range(args.faults):
         time.sleep(rng.uniform(0.5, 4.0))
         feed.append(rng.randint(1, batch))
+        serve.revive()
         kind = rng.choice(sorted(actions))
         print(f"{time.monotonic() - began:6.1f}s fault {n + 1}: {kind}", flush=True)
         actions[kind]()
         faults[kind] += 1
     feed.append(len(feed.pending))
     settle_from = time.time()
+    serve.revive()
     if not wait_synced(db, SOURCES, settle_from, SETTLE_WITHIN):
-        print(f"not every source synced within {SETTLE_WITHIN:.0f}s after the last fault")
+        missing = set(SOURCES) - synced_since(db, settle_from)
+        print(f"not synced within {SETTLE_WITHIN:.0f}s after the last fault: {sorted(missing)}")
+    serve.revive()
     time.sleep(1.0)  # a last scrape of the final numbers
     final = serve.stop()
     scraper.done.set()
     scraper.join()
     print(
         f"{time.monotonic() - began:6.1f}s done: {dict(faults)}; final stop {final:.1f}s; "
-        f"{scraper.scrapes} scrapes"
+        f"{scraper.scrapes} scrapes; serve exited by itself {len(serve.exits)} times"
     )
+    skipped = {k: v for k, v in scraper.last.items() if k[0].startswith("streamgauge_sync_skip")}
+    for (name, labels), value in sorted(skipped.items()):
+        print(f"last scrape: {name}{dict(labels)} {value:g}")
     return faults, stored(f"sqlite:///{db}"), scraper.decreases, serve.stops
 
 
