@@ -492,6 +492,7 @@ def faulty_run(
     first = rng.randrange(len(POISONS))
     poisons = itertools.cycle(POISONS[first:] + POISONS[:first])
     now = datetime.now(UTC)
+    poisoned: list[str] = []
 
     def on_file_synced(act: Callable[[], object]) -> None:
         # What a rotation destroys must have been read first, or its loss is the writer's: wait
@@ -504,7 +505,10 @@ def faulty_run(
         "reset": lambda: inject(rng, github, jira, "reset"),
         "slow": lambda: inject(rng, github, jira, "slow"),
         "429": lambda: inject(rng, github, jira, "429"),
-        "poison": lambda: feed.poison(poisoned_line(next(poisons), sum(faults.values()), now)),
+        "poison": lambda: (
+            poisoned.append(next(poisons)),
+            feed.poison(poisoned_line(poisoned[-1], sum(faults.values()), now)),
+        ),
         "rename": lambda: feed.rename(rng.randint(1, batch)),
         "truncate": lambda: on_file_synced(lambda: feed.truncate(rng.randint(1, batch))),
         "same_size": lambda: on_file_synced(feed.same_size),
@@ -519,6 +523,8 @@ def faulty_run(
         kind = rng.choice(sorted(actions))
         print(f"{time.monotonic() - began:6.1f}s fault {n + 1}: {kind}", flush=True)
         actions[kind]()
+        if kind == "poison":
+            print(f"  {poisoned[-1]}")
         faults[kind] += 1
     feed.append(len(feed.pending))
     settle_from = time.time()
@@ -533,7 +539,8 @@ def faulty_run(
     scraper.join()
     print(
         f"{time.monotonic() - began:6.1f}s done: {dict(faults)}; final stop {final:.1f}s; "
-        f"{scraper.scrapes} scrapes; serve exited by itself {len(serve.exits)} times"
+        f"{scraper.scrapes} scrapes of {len(scraper.last)} counter series; serve exited by "
+        f"itself {len(serve.exits)} times"
     )
     skipped = {k: v for k, v in scraper.last.items() if k[0].startswith("streamgauge_sync_skip")}
     for (name, labels), value in sorted(skipped.items()):
