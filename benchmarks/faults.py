@@ -21,6 +21,7 @@ records are compared with the reference, by kind, source and id, with their cont
 The last line is ``faults=<n> lost=<n> duplicated=<n> counter_decreases=<n> max_stop_s=<n>``.
 
     .venv/bin/python benchmarks/faults.py [--seed 7] [--faults 14] [--records 2000]
+        [--stop-timeout 30] [--keep DIR] [--store-url postgresql+psycopg://HOST/DB]
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,7 +40,8 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes live under tests/
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from tests.fakes.github import TOKEN, FakeGitHub, Fault, generate_org
 from tests.fakes.jira import FakeJira, generate_project
 
@@ -141,11 +145,12 @@ POISONS = ("deep", "surrogate", "nul", "huge_int", "year_10000")
 
 
 def write_config(path: Path, *, data_dir: Path, records: Path, port: int, github: FakeGitHub,
-                 jira: FakeJira) -> None:  # fmt: skip
+                 jira: FakeJira, store_url: str | None = None) -> None:  # fmt: skip
+    store = f"store:\n  url: {json.dumps(store_url)}\n" if store_url else ""
     path.write_text(
         f"""\
 data_dir: {data_dir}
-server:
+{store}server:
   host: 127.0.0.1
   port: {port}
   recompute_interval: 10s
@@ -319,23 +324,24 @@ class Scraper(threading.Thread):
                 self.last[key] = sample.value
 
 
-def synced_since(db: Path, since: float) -> set[str]:
+def synced_since(url: str, since: float) -> set[str]:
     """The sources with a successful sync that started after ``since`` (epoch seconds)."""
+    engine = create_engine(url, poolclass=NullPool)
+    query = text("SELECT DISTINCT source FROM sync_runs WHERE ok AND started_at > :since")
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2) as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT source FROM sync_runs WHERE ok AND started_at > ?",
-                (int(since * 1_000_000),),
-            ).fetchall()
-    except sqlite3.Error:
-        return set()
+        with engine.connect() as connection:
+            rows = connection.execute(query, {"since": int(since * 1_000_000)}).all()
+    except SQLAlchemyError:
+        return set()  # not created yet, or locked for a moment by the writer
+    finally:
+        engine.dispose()
     return {row[0] for row in rows}
 
 
-def wait_synced(db: Path, sources: tuple[str, ...], since: float, within: float) -> bool:
+def wait_synced(url: str, sources: tuple[str, ...], since: float, within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if set(sources) <= synced_since(db, since):
+        if set(sources) <= synced_since(url, since):
             return True
         time.sleep(0.5)
     return False
@@ -402,6 +408,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000, help="lines of the file source")
     parser.add_argument("--stop-timeout", type=float, default=30.0, help="SIGKILL after (s)")
     parser.add_argument("--keep", type=Path, help="keep the stores, configs and logs here")
+    parser.add_argument(
+        "--store-url",
+        help="PostgreSQL for the faulty run's store (in a schema of its own, dropped after the "
+        "run unless --keep); the fault-free run's stays SQLite",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -417,7 +428,8 @@ def main() -> None:
         reference = clean_run(folder / "clean", github, jira, lines)
         github.refill_budget()
         print(f"clean run: {len(reference)} records {dict(Counter(k[1] for k in reference))}")
-        outcome = faulty_run(folder / "faulty", github, jira, lines, rng, args)
+        with faulty_store(args.store_url, keep=args.keep is not None) as store_url:
+            outcome = faulty_run(folder / "faulty", github, jira, lines, rng, args, store_url)
     finally:
         github.stop()
         jira.stop()
@@ -437,6 +449,29 @@ def main() -> None:
         f"duplicated={found['duplicated']} counter_decreases={len(decreases)} "
         f"max_stop_s={max(stops, default=0):.1f}"
     )
+
+
+@contextmanager
+def faulty_store(server: str | None, *, keep: bool) -> Iterator[str | None]:
+    """None (an SQLite file), or a URL into a new schema of the PostgreSQL ``server``."""
+    if server is None:
+        yield None
+        return
+    base = make_url(server)
+    schema = f"sg_faults_{os.getpid()}"
+    admin = create_engine(base, poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        if keep:
+            print(f"the faulty run's store is kept in schema {schema}")
+        else:
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 def clean_run(
@@ -471,16 +506,17 @@ def faulty_run(
     lines: list[str],
     rng: random.Random,
     args: argparse.Namespace,
+    store_url: str | None,
 ) -> tuple[Counter[str], dict[Key, dict[str, Any]], list[str], list[float]]:
     folder.mkdir(parents=True, exist_ok=True)
     records = folder / "in" / "records.jsonl"
     records.parent.mkdir(exist_ok=True)
     feed = FileFeed(records, lines)
-    db = folder / "data" / "streamgauge.db"
+    url = store_url or f"sqlite:///{folder / 'data' / 'streamgauge.db'}"
     port = free_port()
     config = folder / "streamgauge.yaml"
     write_config(config, data_dir=folder / "data", records=records, port=port, github=github,
-                 jira=jira)  # fmt: skip
+                 jira=jira, store_url=store_url)  # fmt: skip
     serve = Serve(config, port, folder / "serve.log", args.stop_timeout)
     batch = max(1, args.records // (args.faults + 2))
     feed.append(batch)
@@ -497,7 +533,7 @@ def faulty_run(
     def on_file_synced(act: Callable[[], object]) -> None:
         # What a rotation destroys must have been read first, or its loss is the writer's: wait
         # (bounded) for a sync of the file source that started after the last write.
-        wait_synced(db, (FILE_SOURCE,), time.time(), 25.0)
+        wait_synced(url, (FILE_SOURCE,), time.time(), 25.0)
         act()
 
     actions: dict[str, Callable[[], object]] = {
@@ -534,8 +570,8 @@ def faulty_run(
     feed.append(len(feed.pending))
     settle_from = time.time()
     serve.revive()
-    if not wait_synced(db, SOURCES, settle_from, SETTLE_WITHIN):
-        missing = set(SOURCES) - synced_since(db, settle_from)
+    if not wait_synced(url, SOURCES, settle_from, SETTLE_WITHIN):
+        missing = set(SOURCES) - synced_since(url, settle_from)
         print(f"not synced within {SETTLE_WITHIN:.0f}s after the last fault: {sorted(missing)}")
     serve.revive()
     time.sleep(1.0)  # a last scrape of the final numbers
@@ -550,7 +586,7 @@ def faulty_run(
     skipped = {k: v for k, v in scraper.last.items() if k[0].startswith("streamgauge_sync_skip")}
     for (name, labels), value in sorted(skipped.items()):
         print(f"last scrape: {name}{dict(labels)} {value:g}")
-    return faults, stored(f"sqlite:///{db}"), scraper.decreases, serve.stops
+    return faults, stored(url), scraper.decreases, serve.stops
 
 
 def inject(rng: random.Random, github: FakeGitHub, jira: FakeJira, kind: str) -> None:
