@@ -62,7 +62,7 @@ SOURCES = ("github", "jira", "files")
 FILE_SOURCE = "files"
 UP_WITHIN = 60.0  # seconds for a started `serve` to answer /healthz
 LONG_RETRY_AFTER = 20  # seconds: longer than the configured max_rate_limit_wait (5 s)
-SETTLE_WITHIN = 90.0  # seconds for every source to sync once more after the last fault
+SETTLE_WITHIN = 60.0  # seconds for every source to sync once more after the last fault
 
 Key = tuple[str, str, str]  # kind, source, id
 
