@@ -28,375 +28,46 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fakes live under tests/
 
-from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
+from faults_inputs import (
+    FILE_SOURCE,
+    POISONS,
+    FileFeed,
+    file_records,
+    inject,
+    poisoned_line,
+    write_config,
+)
+from faults_watch import (
+    Scraper,
+    Serve,
+    Stored,
+    compare,
+    free_port,
+    stored,
+    synced_since,
+    wait_synced,
+)
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
-from tests.fakes.github import TOKEN, FakeGitHub, Fault, generate_org
+from tests.fakes.github import FakeGitHub, generate_org
 from tests.fakes.jira import FakeJira, generate_project
 
-from streamgauge.model import KINDS, Commit, Deployment, Environment, RunResult, make_id, to_json
-from streamgauge.store import Store
-
-SOURCES = ("github", "jira", "files")
-FILE_SOURCE = "files"
-UP_WITHIN = 60.0  # seconds for a started `serve` to answer /healthz
-LONG_RETRY_AFTER = 20  # seconds: longer than the configured max_rate_limit_wait (5 s)
+SOURCES = ("github", "jira", FILE_SOURCE)
 SETTLE_WITHIN = 60.0  # seconds for every source to sync once more after the last fault
-
-Key = tuple[str, str, str]  # kind, source, id
-
-
-# --- inputs ----------------------------------------------------------------------------------
-
-
-def file_records(count: int, now: datetime) -> list[str]:
-    """``count`` JSON Lines of the file source: commits, and a deployment every tenth line."""
-    lines = []
-    start = now - timedelta(days=20)
-    for n in range(count):
-        when = start + timedelta(minutes=7 * n)
-        record: Commit | Deployment
-        if n % 10 == 9:
-            record = Deployment(
-                id=make_id(FILE_SOURCE, "deployment", f"d{n}"),
-                source=FILE_SOURCE,
-                team="payments",
-                app="checkout",
-                environment=Environment.PRODUCTION,
-                repo="acme/checkout",
-                sha=f"{n - 1:040x}",
-                started_at=when - timedelta(minutes=10),
-                finished_at=when,
-                result=RunResult.SUCCESS,
-            )
-        else:
-            record = Commit(
-                id=make_id(FILE_SOURCE, "commit", f"{n:040x}"),
-                source=FILE_SOURCE,
-                team="payments",
-                app="checkout",
-                repo="acme/checkout",
-                sha=f"{n:040x}",
-                authored_at=when,
-                committed_at=when,
-                message=f"PAY-{n % 50 + 1} change {n}",
-            )
-        lines.append(json.dumps(to_json(record)) + "\n")
-    return lines
-
-
-def poisoned_line(kind: str, serial: int, now: datetime) -> str:
-    """One hostile line; none of them is in the reference, none may block the lines after it."""
-    sha = f"{0xBAD0000 + serial:040x}"
-    base = {
-        "kind": "commit",
-        "id": make_id(FILE_SOURCE, "commit", sha),
-        "source": FILE_SOURCE,
-        "repo": "acme/checkout",
-        "sha": sha,
-        "authored_at": now.isoformat(),
-        "committed_at": now.isoformat(),
-    }
-    if kind == "deep":
-        depth = 100_000
-        return '{"kind": "commit", "message": ' + "[" * depth + "]" * depth + "}\n"
-    if kind == "surrogate":
-        return json.dumps(base | {"message": "x"})[:-1] + ', "branch": "\\ud800"}\n'
-    if kind == "nul":
-        return json.dumps(base | {"message": "a\u0000b"}) + "\n"
-    if kind == "huge_int":
-        run = {
-            "kind": "pipeline_run",
-            "id": make_id(FILE_SOURCE, "pipeline_run", f"bad{serial}"),
-            "source": FILE_SOURCE,
-            "pipeline": "ci",
-            "started_at": now.isoformat(),
-            "result": "success",
-            "attempt": 2**70,
-        }
-        return json.dumps(run) + "\n"
-    if kind == "year_10000":
-        return json.dumps(base | {"authored_at": "10000-01-01T00:00:00+00:00"}) + "\n"
-    raise ValueError(kind)
-
-
-POISONS = ("deep", "surrogate", "nul", "huge_int", "year_10000")
-
-
-def write_config(path: Path, *, data_dir: Path, records: Path, port: int, github: FakeGitHub,
-                 jira: FakeJira, store_url: str | None = None) -> None:  # fmt: skip
-    store = f"store:\n  url: {json.dumps(store_url)}\n" if store_url else ""
-    path.write_text(
-        f"""\
-data_dir: {data_dir}
-{store}server:
-  host: 127.0.0.1
-  port: {port}
-  recompute_interval: 10s
-teams:
-  payments: {{apps: [checkout], repos: [acme/checkout], projects: [PAY]}}
-sources:
-  - name: github
-    type: github
-    base_url: {github.base_url}
-    token: {TOKEN}
-    org: {github.org.login}
-    interval: 10s
-    request_spacing: 0
-    backoff: 0.5
-    max_rate_limit_wait: 5
-  - name: jira
-    type: jira
-    url: {jira.url}
-    email: {jira.email}
-    api_token: {jira.api_token}
-    projects: [PAY]
-    page_size: 20
-    interval: 10s
-  - name: {FILE_SOURCE}
-    type: file
-    path: {records}
-    interval: 10s
-""",
-        encoding="utf-8",
-    )
-
-
-def stored(url: str) -> dict[Key, dict[str, Any]]:
-    with Store.open(url) as store:
-        return {
-            (kind, r.source, r.id): to_json(r) for kind in KINDS for r in store.iter_records(kind)
-        }
-
-
-def content(record: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in record.items() if k != "id"}, sort_keys=True)
-
-
-def compare(reference: dict[Key, dict[str, Any]], faulty: dict[Key, dict[str, Any]]) -> dict[str, int]:  # fmt: skip
-    missing = sum(1 for key in reference if key not in faulty)
-    altered = sum(1 for key, rec in reference.items() if key in faulty and faulty[key] != rec)
-    wanted = Counter(content(r) for r in reference.values())
-    found = Counter(content(r) for r in faulty.values())
-    duplicated = sum(n - wanted[c] for c, n in found.items() if wanted[c] and n > wanted[c])
-    extra = sum(1 for key in faulty if key not in reference)
-    return {
-        "missing": missing,
-        "altered": altered,
-        "duplicated": duplicated,
-        "extra": extra,
-    }
-
-
-# --- the server and its scrapes --------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def get(url: str, timeout: float = 3.0) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, ""
-
-
-class Serve:
-    """`streamgauge serve` as a subprocess, started, killed, stopped and started again."""
-
-    def __init__(self, config: Path, port: int, log: Path, stop_timeout: float) -> None:
-        self.config, self.port, self.log = config, port, log
-        self.stop_timeout = stop_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.stops: list[float] = []
-        self.exits: list[int] = []  # exit codes of the times it ended by itself
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamgauge", "serve", "--config", str(self.config)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + UP_WITHIN
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"serve exited with {self.proc.returncode}; see {self.log}")
-            try:
-                if get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit(f"serve did not answer /healthz within {UP_WITHIN:.0f}s; see {self.log}")
-
-    def revive(self) -> None:
-        """Start it again if it exited by itself (a crash is not a fault the run threw)."""
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            self.exits.append(self.proc.returncode)
-            print(f"  serve exited by itself with code {self.proc.returncode}; starting it again")
-            self.start()
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> float:
-        """SIGTERM; the seconds until the process exited, ``stop_timeout`` if it had to be killed."""
-        assert self.proc is not None
-        began = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=self.stop_timeout)
-            seconds = time.monotonic() - began
-        except subprocess.TimeoutExpired:
-            self.kill()
-            seconds = self.stop_timeout
-        self.stops.append(seconds)
-        return seconds
-
-
-class Scraper(threading.Thread):
-    """Scrapes /metrics every half second; counts the times a counter series went down."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(daemon=True)
-        self.url = f"http://127.0.0.1:{port}/metrics"
-        self.last: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-        self.decreases: list[str] = []
-        self.scrapes = 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(0.5):
-            try:
-                status, text = get(self.url)
-            except OSError:
-                continue  # down between a kill and its restart
-            if status == 200:
-                self.take(text)
-
-    def take(self, text: str) -> None:
-        # Process and runtime counters (process_*, python_gc_*) start again with each process,
-        # as Prometheus expects of a restart; streamgauge's own must never go down.
-        self.scrapes += 1
-        for family in text_string_to_metric_families(text):
-            if not family.name.startswith("streamgauge_"):
-                continue
-            suffix = {"counter": "_total", "histogram": "_count"}.get(family.type)
-            for sample in family.samples if suffix else ():
-                if not sample.name.endswith(suffix or "-"):
-                    continue
-                key = (sample.name, tuple(sorted(sample.labels.items())))
-                before = self.last.get(key)
-                if before is not None and sample.value < before:
-                    self.decreases.append(f"{key[0]}{dict(key[1])}: {before} -> {sample.value}")
-                self.last[key] = sample.value
-
-
-def synced_since(url: str, since: float) -> set[str]:
-    """The sources with a successful sync that started after ``since`` (epoch seconds)."""
-    engine = create_engine(url, poolclass=NullPool)
-    query = text("SELECT DISTINCT source FROM sync_runs WHERE ok AND started_at > :since")
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(query, {"since": int(since * 1_000_000)}).all()
-    except SQLAlchemyError:
-        return set()  # not created yet, or locked for a moment by the writer
-    finally:
-        engine.dispose()
-    return {row[0] for row in rows}
-
-
-def wait_synced(url: str, sources: tuple[str, ...], since: float, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if set(sources) <= synced_since(url, since):
-            return True
-        time.sleep(0.5)
-    return False
-
-
-# --- the file source and its rotations --------------------------------------------------------
-
-
-class FileFeed:
-    """Writes the file source's lines, rotating and replacing the file as a writer might."""
-
-    def __init__(self, path: Path, lines: list[str]) -> None:
-        self.path = path
-        self.pending = list(lines)
-        self.rotated = 0
-        path.touch()
-
-    def append(self, count: int) -> None:
-        batch, self.pending = self.pending[:count], self.pending[count:]
-        with self.path.open("a", encoding="utf-8") as out:
-            out.writelines(batch)
-
-    def poison(self, line: str) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(line)
-
-    def rename(self, count: int) -> None:
-        """The file moved away (lines it got last may be unread), a new one written in its place."""
-        self.rotated += 1
-        self.path.rename(self.path.with_name(f"{self.path.name}.{self.rotated}"))
-        self.path.touch()
-        self.append(count)
-
-    def truncate(self, count: int) -> None:
-        """Emptied in place and written again from its start."""
-        with self.path.open("r+", encoding="utf-8") as out:
-            out.truncate(0)
-        self.append(count)
-
-    def same_size(self) -> bool:
-        """Replaced by a new file of exactly its size (new lines, the last padded with spaces)."""
-        size = self.path.stat().st_size
-        taken: list[str] = []
-        used = 0
-        while self.pending and used + len(self.pending[0].encode()) <= size:
-            used += len(self.pending[0].encode())
-            taken.append(self.pending.pop(0))
-        if not taken:
-            return False
-        taken[-1] = taken[-1][:-1] + " " * (size - used) + "\n"
-        fresh = self.path.with_name(self.path.name + ".new")
-        fresh.write_text("".join(taken), encoding="utf-8")
-        os.replace(fresh, self.path)
-        return True
-
 
 # --- the run ----------------------------------------------------------------------------------
 
@@ -474,9 +145,7 @@ def faulty_store(server: str | None, *, keep: bool) -> Iterator[str | None]:
         admin.dispose()
 
 
-def clean_run(
-    folder: Path, github: FakeGitHub, jira: FakeJira, lines: list[str]
-) -> dict[Key, dict[str, Any]]:
+def clean_run(folder: Path, github: FakeGitHub, jira: FakeJira, lines: list[str]) -> Stored:
     """The reference: one `streamgauge sync` of every input, with no fault anywhere."""
     folder.mkdir(parents=True, exist_ok=True)
     records = folder / "in" / "records.jsonl"
@@ -507,7 +176,7 @@ def faulty_run(
     rng: random.Random,
     args: argparse.Namespace,
     store_url: str | None,
-) -> tuple[Counter[str], dict[Key, dict[str, Any]], list[str], list[float]]:
+) -> tuple[Counter[str], Stored, list[str], list[float]]:
     folder.mkdir(parents=True, exist_ok=True)
     records = folder / "in" / "records.jsonl"
     records.parent.mkdir(exist_ok=True)
@@ -528,7 +197,6 @@ def faulty_run(
     first = rng.randrange(len(POISONS))
     poisons = itertools.cycle(POISONS[first:] + POISONS[:first])
     now = datetime.now(UTC)
-    poisoned: list[str] = []
 
     def on_file_synced(act: Callable[[], object]) -> None:
         # What a rotation destroys must have been read first, or its loss is the writer's: wait
@@ -536,20 +204,30 @@ def faulty_run(
         wait_synced(url, (FILE_SOURCE,), time.time(), 25.0)
         act()
 
+    def poison() -> None:
+        kind = next(poisons)
+        print(f"  {kind}")
+        feed.poison(poisoned_line(kind, sum(faults.values()), now))
+
+    def sigkill() -> None:
+        serve.kill()
+        serve.start()
+
+    def sigterm() -> None:
+        print(f"  stopped in {serve.stop():.1f}s")
+        serve.start()
+
     actions: dict[str, Callable[[], object]] = {
         "5xx": lambda: inject(rng, github, jira, "5xx"),
         "reset": lambda: inject(rng, github, jira, "reset"),
         "slow": lambda: inject(rng, github, jira, "slow"),
         "429": lambda: inject(rng, github, jira, "429"),
-        "poison": lambda: (
-            poisoned.append(next(poisons)),
-            feed.poison(poisoned_line(poisoned[-1], sum(faults.values()), now)),
-        ),
+        "poison": poison,
         "rename": lambda: feed.rename(rng.randint(1, batch)),
         "truncate": lambda: on_file_synced(lambda: feed.truncate(rng.randint(1, batch))),
         "same_size": lambda: on_file_synced(feed.same_size),
-        "sigkill": lambda: (serve.kill(), serve.start()),
-        "sigterm": lambda: (print(f"  stopped in {serve.stop():.1f}s"), serve.start()),
+        "sigkill": sigkill,
+        "sigterm": sigterm,
     }
     # Rounds in which each kind of fault comes once, each poison too, in a seeded order: the
     # default run meets every one of them.
@@ -564,8 +242,6 @@ def faulty_run(
         serve.revive()
         print(f"{time.monotonic() - began:6.1f}s fault {n + 1}: {kind}", flush=True)
         actions[kind]()
-        if kind == "poison":
-            print(f"  {poisoned[-1]}")
         faults[kind] += 1
     feed.append(len(feed.pending))
     settle_from = time.time()
@@ -587,27 +263,6 @@ def faulty_run(
     for (name, labels), value in sorted(skipped.items()):
         print(f"last scrape: {name}{dict(labels)} {value:g}")
     return faults, stored(url), scraper.decreases, serve.stops
-
-
-def inject(rng: random.Random, github: FakeGitHub, jira: FakeJira, kind: str) -> None:
-    """A fault on the next requests to one of the fakes."""
-    if rng.random() < 0.5:
-        path = rng.choice(["/api/graphql", "/actions/runs", "/events", ""])
-        fault = {
-            "5xx": Fault("5xx", times=rng.randint(2, 4), path=path),
-            "reset": Fault("reset", times=rng.randint(1, 3), path=path),
-            "slow": Fault("slow", times=rng.randint(1, 3), path=path, delay=rng.uniform(1, 4)),
-            "429": Fault("secondary429", path=path, retry_after=LONG_RETRY_AFTER),
-        }[kind]
-        github.inject(fault)
-    elif kind == "5xx":
-        jira.inject(rng.choice(["500", "503"]), times=rng.randint(2, 4))
-    elif kind == "reset":
-        jira.inject("reset", times=rng.randint(1, 3))
-    elif kind == "slow":
-        jira.inject("slow", times=rng.randint(1, 3), delay=rng.uniform(1, 4))
-    else:
-        jira.inject("429", retry_after=str(LONG_RETRY_AFTER))
 
 
 if __name__ == "__main__":
