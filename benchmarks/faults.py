@@ -30,6 +30,7 @@ import argparse
 import itertools
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,8 +64,8 @@ from faults_watch import (
 )
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
-from tests.fakes.github import FakeGitHub, generate_org
-from tests.fakes.jira import FakeJira, generate_project
+from tests.fakes.github import FakeGitHub, FakeOrg, generate_org
+from tests.fakes.jira import FakeJira, FakeProjectData, generate_project
 
 SOURCES = ("github", "jira", FILE_SOURCE)
 SETTLE_WITHIN = 60.0  # seconds for every source to sync once more after the last fault
@@ -93,17 +94,11 @@ def main() -> None:
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="streamgauge-faults-"))
     folder.mkdir(parents=True, exist_ok=True)
-    github = FakeGitHub(org).start()
-    jira = FakeJira(project, mode="cloud", max_results=20).start()
     try:
-        reference = clean_run(folder / "clean", github, jira, lines)
-        github.refill_budget()
-        print(f"clean run: {len(reference)} records {dict(Counter(k[1] for k in reference))}")
-        with faulty_store(args.store_url, keep=args.keep is not None) as store_url:
-            outcome = faulty_run(folder / "faulty", github, jira, lines, rng, args, store_url)
+        outcome, reference = both_runs(folder, org, project, lines, rng, args)
     finally:
-        github.stop()
-        jira.stop()
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
     faults, faulty, decreases, stops = outcome
     found = compare(reference, faulty)
     print(f"faulty run: {len(faulty)} records {dict(Counter(k[1] for k in faulty))}")
@@ -120,6 +115,30 @@ def main() -> None:
         f"duplicated={found['duplicated']} counter_decreases={len(decreases)} "
         f"max_stop_s={max(stops, default=0):.1f}"
     )
+
+
+def both_runs(
+    folder: Path,
+    org: FakeOrg,
+    project: FakeProjectData,
+    lines: list[str],
+    rng: random.Random,
+    args: argparse.Namespace,
+) -> tuple[tuple[Counter[str], Stored, list[str], list[float]], Stored]:
+    """The fault-free run, then the faulty one, against the same fakes (their URLs are in the
+    records, so both runs must see the same ports)."""
+    github = FakeGitHub(org).start()
+    jira = FakeJira(project, mode="cloud", max_results=20).start()
+    try:
+        reference = clean_run(folder / "clean", github, jira, lines)
+        github.refill_budget()
+        print(f"clean run: {len(reference)} records {dict(Counter(k[1] for k in reference))}")
+        with faulty_store(args.store_url, keep=args.keep is not None) as store_url:
+            outcome = faulty_run(folder / "faulty", github, jira, lines, rng, args, store_url)
+    finally:
+        github.stop()
+        jira.stop()
+    return outcome, reference
 
 
 @contextmanager
@@ -189,70 +208,73 @@ def faulty_run(
     serve = Serve(config, port, folder / "serve.log", args.stop_timeout)
     batch = max(1, args.records // (args.faults + 2))
     feed.append(batch)
-    serve.start()
     scraper = Scraper(port)
     scraper.start()
-    faults: Counter[str] = Counter()
-    # each poison in turn from a seeded start, so that five poison faults meet all five
-    first = rng.randrange(len(POISONS))
-    poisons = itertools.cycle(POISONS[first:] + POISONS[:first])
-    now = datetime.now(UTC)
-
-    def on_file_synced(act: Callable[[], object]) -> None:
-        # What a rotation destroys must have been read first, or its loss is the writer's: wait
-        # (bounded) for a sync of the file source that started after the last write.
-        wait_synced(url, (FILE_SOURCE,), time.time(), 25.0)
-        act()
-
-    def poison() -> None:
-        kind = next(poisons)
-        print(f"  {kind}")
-        feed.poison(poisoned_line(kind, sum(faults.values()), now))
-
-    def sigkill() -> None:
-        serve.kill()
+    try:
         serve.start()
+        faults: Counter[str] = Counter()
+        # each poison in turn from a seeded start, so that five poison faults meet all five
+        first = rng.randrange(len(POISONS))
+        poisons = itertools.cycle(POISONS[first:] + POISONS[:first])
+        now = datetime.now(UTC)
 
-    def sigterm() -> None:
-        print(f"  stopped in {serve.stop():.1f}s")
-        serve.start()
+        def on_file_synced(act: Callable[[], object]) -> None:
+            # What a rotation destroys must have been read first, or its loss is the writer's: wait
+            # (bounded) for a sync of the file source that started after the last write.
+            wait_synced(url, (FILE_SOURCE,), time.time(), 25.0)
+            act()
 
-    actions: dict[str, Callable[[], object]] = {
-        "5xx": lambda: inject(rng, github, jira, "5xx"),
-        "reset": lambda: inject(rng, github, jira, "reset"),
-        "slow": lambda: inject(rng, github, jira, "slow"),
-        "429": lambda: inject(rng, github, jira, "429"),
-        "poison": poison,
-        "rename": lambda: feed.rename(rng.randint(1, batch)),
-        "truncate": lambda: on_file_synced(lambda: feed.truncate(rng.randint(1, batch))),
-        "same_size": lambda: on_file_synced(feed.same_size),
-        "sigkill": sigkill,
-        "sigterm": sigterm,
-    }
-    # Rounds in which each kind of fault comes once, each poison too, in a seeded order: the
-    # default run meets every one of them.
-    rounds = [*sorted(actions), *["poison"] * (len(POISONS) - 1)]
-    plan: list[str] = []
-    while len(plan) < args.faults:
-        plan += rng.sample(rounds, len(rounds))
-    began = time.monotonic()
-    for n, kind in enumerate(plan[: args.faults]):
-        time.sleep(rng.uniform(0.5, 4.0))
-        feed.append(rng.randint(1, batch))
+        def poison() -> None:
+            kind = next(poisons)
+            print(f"  {kind}")
+            feed.poison(poisoned_line(kind, sum(faults.values()), now))
+
+        def sigkill() -> None:
+            serve.kill()
+            serve.start()
+
+        def sigterm() -> None:
+            print(f"  stopped in {serve.stop():.1f}s")
+            serve.start()
+
+        actions: dict[str, Callable[[], object]] = {
+            "5xx": lambda: inject(rng, github, jira, "5xx"),
+            "reset": lambda: inject(rng, github, jira, "reset"),
+            "slow": lambda: inject(rng, github, jira, "slow"),
+            "429": lambda: inject(rng, github, jira, "429"),
+            "poison": poison,
+            "rename": lambda: feed.rename(rng.randint(1, batch)),
+            "truncate": lambda: on_file_synced(lambda: feed.truncate(rng.randint(1, batch))),
+            "same_size": lambda: on_file_synced(feed.same_size),
+            "sigkill": sigkill,
+            "sigterm": sigterm,
+        }
+        # Rounds in which each kind of fault comes once, each poison too, in a seeded order: the
+        # default run meets every one of them.
+        rounds = [*sorted(actions), *["poison"] * (len(POISONS) - 1)]
+        plan: list[str] = []
+        while len(plan) < args.faults:
+            plan += rng.sample(rounds, len(rounds))
+        began = time.monotonic()
+        for n, kind in enumerate(plan[: args.faults]):
+            time.sleep(rng.uniform(0.5, 4.0))
+            feed.append(rng.randint(1, batch))
+            serve.revive()
+            print(f"{time.monotonic() - began:6.1f}s fault {n + 1}: {kind}", flush=True)
+            actions[kind]()
+            faults[kind] += 1
+        feed.append(len(feed.pending))
+        settle_from = time.time()
         serve.revive()
-        print(f"{time.monotonic() - began:6.1f}s fault {n + 1}: {kind}", flush=True)
-        actions[kind]()
-        faults[kind] += 1
-    feed.append(len(feed.pending))
-    settle_from = time.time()
-    serve.revive()
-    if not wait_synced(url, SOURCES, settle_from, SETTLE_WITHIN):
-        missing = set(SOURCES) - synced_since(url, settle_from)
-        print(f"not synced within {SETTLE_WITHIN:.0f}s after the last fault: {sorted(missing)}")
-    serve.revive()
-    time.sleep(1.0)  # a last scrape of the final numbers
-    final = serve.stop()
-    scraper.done.set()
+        if not wait_synced(url, SOURCES, settle_from, SETTLE_WITHIN):
+            missing = set(SOURCES) - synced_since(url, settle_from)
+            print(f"not synced within {SETTLE_WITHIN:.0f}s after the last fault: {sorted(missing)}")
+        serve.revive()
+        time.sleep(1.0)  # a last scrape of the final numbers
+        final = serve.stop()
+    finally:
+        scraper.done.set()
+        serve.end()
     scraper.join()
     print(
         f"{time.monotonic() - began:6.1f}s done: {dict(faults)}; final stop {final:.1f}s; "

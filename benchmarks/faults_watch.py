@@ -127,6 +127,11 @@ class Serve:
             print(f"  serve exited by itself with code {self.proc.returncode}; starting it again")
             self.start()
 
+    def end(self) -> None:
+        """Killed if still running: the run ends, whatever happened in it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
