@@ -51,6 +51,10 @@ SCENARIOS = {
         Fault("truncate", path="/api/graphql", skip=3),
     ],
     "slow answer": [Fault("slow", path="/api/graphql", delay=0.2)],
+    "connection reset": [
+        Fault("reset", times=2, path="/actions/runs"),
+        Fault("reset", path="/api/graphql", skip=1),
+    ],
     "all at once": [
         Fault("5xx", times=4, path="/api/v3/repos"),
         Fault("secondary", path="/api/graphql"),

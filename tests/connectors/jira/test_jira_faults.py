@@ -44,6 +44,7 @@ def test_faults_give_the_same_records_as_a_clean_sync(
         faulty.inject("503", endpoint="status", times=1)
         faulty.inject("truncate", endpoint=search, times=1, after=2)
         faulty.inject("slow", endpoint="myself", times=1, delay=0.05)
+        faulty.inject("reset", endpoint="field", times=1)  # the connection closed unanswered
         if mode == "cloud":
             faulty.inject("truncate", endpoint="bulkfetch", times=1)
             faulty.inject("500", endpoint="bulkfetch", times=1)

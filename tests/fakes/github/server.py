@@ -30,7 +30,8 @@ class Fault:
     """One injected fault: ``kind`` for the next ``times`` requests whose path contains ``path``.
 
     kinds: ``5xx``, ``secondary`` (403), ``secondary429``, ``primary`` (budget spent until
-    reset), ``slow`` (``delay`` seconds), ``truncate``, ``graphql_rate_limited``.
+    reset), ``slow`` (``delay`` seconds), ``truncate``, ``reset`` (the connection closed with no
+    answer), ``graphql_rate_limited``.
     ``skip`` lets that many matching requests through first.
     """
 
@@ -250,6 +251,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return False
             if fault.kind == "5xx":
                 self._send(502, {"message": "Server Error"}, {})
+            elif fault.kind == "reset":
+                self.close_connection = True
+                self.connection.close()
             elif fault.kind == "secondary":
                 self._send(
                     403,

@@ -53,6 +53,10 @@ class JiraHandler(BaseHTTPRequestHandler):
                     },
                 )
                 return
+            elif fault.kind == "reset":
+                self.close_connection = True
+                self.connection.close()
+                return
             elif fault.kind in ("500", "503"):
                 self._send(int(fault.kind), errors("Internal server error"))
                 return

@@ -23,7 +23,7 @@ from tests.fakes.jira.payloads import (
 from tests.fakes.jira.project import FakeIssue, FakeProjectData
 
 Mode = Literal["cloud", "datacenter"]
-FaultKind = Literal["429", "500", "503", "truncate", "slow"]
+FaultKind = Literal["429", "500", "503", "truncate", "slow", "reset"]  # reset: closed, no answer
 
 
 @dataclass
