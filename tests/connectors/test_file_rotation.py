@@ -155,6 +155,24 @@ def test_a_file_truncated_and_regrown_past_the_offset_is_read_from_its_start(
     synced.close()
 
 
+def test_a_file_truncated_then_rotated_before_the_next_sync_is_read_from_its_start(
+    feed: Path, tmp_path: Path
+) -> None:
+    # Lines 1-3 read; the file is truncated in place and gets one shorter line (4), then it is
+    # rotated away and a new file holds 5 before the next sync: the rotated file, shorter than
+    # what was read of it, is still the file read before, and line 4 is read from its start.
+    feed.write_text(lines(1, 2, 3))
+    synced = Synced(feed, tmp_path / "sg.db")
+    synced.sync()
+    with feed.open("w") as fh:
+        fh.write(lines(4))
+    feed.rename(feed.with_name("deploys.jsonl.1"))
+    feed.write_text(lines(5))
+    synced.sync()
+    check_against_clean_run(synced, tmp_path, 1, 2, 3, 4, 5)
+    synced.close()
+
+
 @pytest.mark.parametrize("how", ["in place", "renamed over"])
 def test_a_file_replaced_by_one_of_the_same_size_is_read(
     feed: Path, tmp_path: Path, how: str

@@ -159,6 +159,8 @@ def find_inode(folder: str, state: FileState) -> str | None:
             info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if same_inode(state, info) and info.st_size >= state.offset:
+        if same_inode(state, info):
+            # shorter than what was read: truncated before it was moved; the read notices it
+            # (its fingerprints no longer match) and reads it again from its start
             return entry.path
     return None
