@@ -23,6 +23,28 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
+def parse_time(value: str) -> datetime:
+    """An API's ISO 8601 timestamp (``2026-01-10T09:00:00Z``, fractions and offsets too)."""
+    return datetime.fromisoformat(value)
+
+
+def optional_time(value: Any) -> datetime | None:
+    """:func:`parse_time` of a field that may be missing or null."""
+    return parse_time(value) if value else None
+
+
+def required_time(value: Any, name: str) -> datetime:
+    """:func:`parse_time` of a field the record cannot do without."""
+    if not value:
+        raise ValueError(f"{name} is missing")
+    return parse_time(value)
+
+
+def iso(value: datetime) -> str:
+    """A UTC time as the APIs' query parameters take it: ``2026-01-10T09:00:00Z``."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 

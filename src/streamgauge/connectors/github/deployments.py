@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from streamgauge.connectors.base import FatalError, Page, RawRecord, SyncContext
-from streamgauge.connectors.github.streams import RepoBatchStream, parse_time
+from streamgauge.connectors.base import FatalError, Page, RawRecord, SyncContext, parse_time
+from streamgauge.connectors.github.streams import RepoBatchStream
 from streamgauge.connectors.github.watch import CommitNode, SyncMemory
 
 log = logging.getLogger(__name__)

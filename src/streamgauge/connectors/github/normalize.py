@@ -6,11 +6,10 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from streamgauge.config import Settings
-from streamgauge.connectors.base import RawRecord, SkippableRecord
+from streamgauge.connectors.base import RawRecord, SkippableRecord, optional_time, required_time
 from streamgauge.connectors.github.config import GithubConfig
 from streamgauge.linking import find_keys
 from streamgauge.model import (
@@ -63,16 +62,6 @@ TYPES = {
     "debt": FlowType.DEBT,
     "refactor": FlowType.DEBT,
 }
-
-
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _required(value: Any, name: str) -> datetime:
-    if not value:
-        raise ValueError(f"{name} is missing")
-    return datetime.fromisoformat(value)
 
 
 def _labels(node: dict[str, Any]) -> tuple[str, ...]:
@@ -145,11 +134,11 @@ class GithubMapping:
             title=p.get("title") or "",
             author=author,
             state=state,
-            created_at=_required(p["createdAt"], "createdAt"),
-            first_commit_at=min((_time(c["authoredDate"]) for c in first), default=None),  # type: ignore[type-var]
-            first_review_at=_time(min((r["submittedAt"] for r in others), default=None)),
-            approved_at=_time(min(approvals, default=None)),
-            merged_at=_time(p.get("mergedAt")),
+            created_at=required_time(p["createdAt"], "createdAt"),
+            first_commit_at=min((optional_time(c["authoredDate"]) for c in first), default=None),  # type: ignore[type-var]
+            first_review_at=optional_time(min((r["submittedAt"] for r in others), default=None)),
+            approved_at=optional_time(min(approvals, default=None)),
+            merged_at=optional_time(p.get("mergedAt")),
             merge_sha=(p.get("mergeCommit") or {}).get("oid"),
             base_branch=p.get("baseRefName"),
             head_branch=p.get("headRefName"),
@@ -159,7 +148,7 @@ class GithubMapping:
             review_rounds=sum(1 for r in others if r["state"] == "CHANGES_REQUESTED"),
             labels=labels,
             commit_shas=tuple(c["oid"] for c in first),
-            updated_at=_time(p.get("updatedAt")),
+            updated_at=optional_time(p.get("updatedAt")),
         )
 
     def _commits(self, p: dict[str, Any]) -> Iterable[Record]:
@@ -172,8 +161,8 @@ class GithubMapping:
             app=app,
             repo=repo,
             sha=p["oid"],
-            authored_at=_required(p["authoredDate"], "authoredDate"),
-            committed_at=_required(p["committedDate"], "committedDate"),
+            authored_at=required_time(p["authoredDate"], "authoredDate"),
+            committed_at=required_time(p["committedDate"], "committedDate"),
             branch=p.get("branch"),
             message=(p.get("messageHeadline") or "").splitlines()[0]
             if p.get("messageHeadline")
@@ -193,7 +182,7 @@ class GithubMapping:
             if finished
             else RunResult.RUNNING
         )
-        started = _required(p.get("run_started_at") or p["created_at"], "created_at")
+        started = required_time(p.get("run_started_at") or p["created_at"], "created_at")
         yield PipelineRun(
             id=make_id(self.source, "pipeline_run", p["id"]),
             source=self.source,
@@ -205,7 +194,7 @@ class GithubMapping:
             branch=p.get("head_branch"),
             event=p.get("event"),
             started_at=started,
-            finished_at=_time(p["updated_at"]) if finished else None,
+            finished_at=optional_time(p["updated_at"]) if finished else None,
             result=result,
             original_result=p.get("conclusion") or p["status"],
             attempt=int(p.get("run_attempt") or 1),
@@ -221,7 +210,7 @@ class GithubMapping:
                 repo=repo,
                 sha=p.get("head_sha"),
                 started_at=started,
-                finished_at=_time(p["updated_at"]) if finished else None,
+                finished_at=optional_time(p["updated_at"]) if finished else None,
                 result=result,
                 original_result=p.get("conclusion") or p["status"],
                 deployment_kind=self._kind(p.get("head_branch") or "", (), {}, {}),
@@ -255,8 +244,8 @@ class GithubMapping:
             original_environment=env,
             repo=repo,
             sha=p["commitOid"],
-            started_at=_required(p["createdAt"], "createdAt"),
-            finished_at=_time(max(done)) if done and result != RunResult.RUNNING else None,
+            started_at=required_time(p["createdAt"], "createdAt"),
+            finished_at=optional_time(max(done)) if done and result != RunResult.RUNNING else None,
             result=result,
             original_result=str(latest.get("state") or "").lower(),
             deployment_kind=self._kind(
@@ -307,7 +296,7 @@ class GithubMapping:
         labels = _labels(p)
         team, app = self.place(repo, labels)
         key = f"{repo}#{p['number']}"
-        closed = _time(p.get("closedAt"))
+        closed = optional_time(p.get("closedAt"))
         if set(labels) & set(self.config.incident_labels):
             severity = next(
                 (
@@ -324,7 +313,7 @@ class GithubMapping:
                 app=app,
                 key=key,
                 title=p.get("title") or "",
-                opened_at=_required(p["createdAt"], "createdAt"),
+                opened_at=required_time(p["createdAt"], "createdAt"),
                 resolved_at=closed,
                 severity=severity,
                 original_severity=next(
@@ -355,9 +344,9 @@ class GithubMapping:
             original_type=",".join(labels),
             status=str(p.get("state") or "").lower(),
             flow_state=state,
-            created_at=_required(p["createdAt"], "createdAt"),
+            created_at=required_time(p["createdAt"], "createdAt"),
             done_at=closed,
-            updated_at=_time(p.get("updatedAt")),
+            updated_at=optional_time(p.get("updatedAt")),
             labels=labels,
             project=repo,
         )

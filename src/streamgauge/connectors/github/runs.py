@@ -9,10 +9,17 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from streamgauge.connectors.base import Page, Paginator, RawRecord, Stream, SyncContext
+from streamgauge.connectors.base import (
+    Page,
+    Paginator,
+    RawRecord,
+    Stream,
+    SyncContext,
+    iso,
+    parse_time,
+)
 from streamgauge.connectors.github.client import GithubClient
 from streamgauge.connectors.github.config import GithubConfig
-from streamgauge.connectors.github.streams import iso, parse_time
 from streamgauge.connectors.github.watch import RepoWatch
 
 log = logging.getLogger(__name__)

@@ -8,20 +8,20 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from streamgauge.connectors.base import Page, Paginator, RawRecord, Stream, SyncContext
+from streamgauge.connectors.base import (
+    Page,
+    Paginator,
+    RawRecord,
+    Stream,
+    SyncContext,
+    iso,
+    parse_time,
+)
 from streamgauge.connectors.github.client import GithubClient
 from streamgauge.connectors.github.config import GithubConfig
 from streamgauge.connectors.github.watch import CommitNode, RepoWatch, SyncMemory
 
 log = logging.getLogger(__name__)
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RepoBatchStream(Stream):

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from streamgauge.connectors.base import Page, RawRecord, SyncContext
+from streamgauge.connectors.base import Page, RawRecord, SyncContext, iso
 from streamgauge.connectors.gitlab.client import GitlabClient, ProjectRefused
 from streamgauge.connectors.gitlab.config import GitlabConfig
 from streamgauge.connectors.gitlab.projects import CommitNode, Project, ProjectWatch, SyncMemory
-from streamgauge.connectors.gitlab.streams import CommitsStream, ProjectStream, iso
+from streamgauge.connectors.gitlab.streams import CommitsStream, ProjectStream
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from streamgauge.config import Settings
-from streamgauge.connectors.base import RawRecord, SkippableRecord
+from streamgauge.connectors.base import RawRecord, SkippableRecord, optional_time, required_time
 from streamgauge.connectors.gitlab.config import GitlabConfig
 from streamgauge.linking import find_keys
 from streamgauge.model import (
@@ -59,16 +58,6 @@ TYPES = {
 # the system notes GitLab writes when a reviewer approves, or asks for changes (GitLab 17.x)
 APPROVED_NOTE = "approved this merge request"
 CHANGES_NOTE = "requested changes"
-
-
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def _required(value: Any, name: str) -> datetime:
-    if not value:
-        raise ValueError(f"{name} is missing")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _nodes(node: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -138,9 +127,11 @@ class GitlabMapping:
         # approvals carry no time; GitLab writes a system note when one is given
         system = [n for n in notes if n.get("system")]
         approvals = [
-            _required(n["createdAt"], "createdAt") for n in system if n.get("body") == APPROVED_NOTE
+            required_time(n["createdAt"], "createdAt")
+            for n in system
+            if n.get("body") == APPROVED_NOTE
         ]
-        reviews = [_required(n["createdAt"], "createdAt") for n in notes if not n.get("system")]
+        reviews = [required_time(n["createdAt"], "createdAt") for n in notes if not n.get("system")]
         reviews += approvals
         commits = _nodes(p, "commits")
         state = {"merged": ChangeState.MERGED, "closed": ChangeState.CLOSED}.get(
@@ -151,7 +142,7 @@ class GitlabMapping:
         merge_sha = next((s for s in landed if s), None) if state is ChangeState.MERGED else None
         shas = [s for s in landed[1:] if s and s != merge_sha]
         shas += [c["sha"] for c in commits if c["sha"] not in shas and c["sha"] != merge_sha]
-        authored = [_required(c["authoredDate"], "authoredDate") for c in commits]
+        authored = [required_time(c["authoredDate"], "authoredDate") for c in commits]
         yield Change(
             id=make_id(self.source, "change", f"{project}!{p['iid']}"),
             source=self.source,
@@ -162,11 +153,11 @@ class GitlabMapping:
             title=p.get("title") or "",
             author=author,
             state=state,
-            created_at=_required(p["createdAt"], "createdAt"),
+            created_at=required_time(p["createdAt"], "createdAt"),
             first_commit_at=min(authored, default=None),
             first_review_at=min(reviews, default=None),
             approved_at=min(approvals, default=None),
-            merged_at=_time(p.get("mergedAt")),
+            merged_at=optional_time(p.get("mergedAt")),
             merge_sha=merge_sha,
             base_branch=p.get("targetBranch"),
             head_branch=p.get("sourceBranch"),
@@ -176,7 +167,7 @@ class GitlabMapping:
             review_rounds=sum(1 for n in system if n.get("body") == CHANGES_NOTE),
             labels=labels,
             commit_shas=tuple(shas),
-            updated_at=_time(p.get("updatedAt")),
+            updated_at=optional_time(p.get("updatedAt")),
         )
 
     def _commits(self, p: dict[str, Any]) -> Iterable[Record]:
@@ -189,8 +180,8 @@ class GitlabMapping:
             app=app,
             repo=project,
             sha=p["id"],
-            authored_at=_required(p["authored_date"], "authored_date"),
-            committed_at=_required(p["committed_date"], "committed_date"),
+            authored_at=required_time(p["authored_date"], "authored_date"),
+            committed_at=required_time(p["committed_date"], "committed_date"),
             branch=p.get("branch"),
             message=(p.get("title") or "").splitlines()[0] if p.get("title") else "",
             work_item_keys=find_keys(p.get("message") or p.get("title"), projects=self.projects),
@@ -201,7 +192,7 @@ class GitlabMapping:
         project = p["project"]
         team, app = self.place(project)
         status = str(p["status"]).lower()
-        started = _required(p.get("startedAt") or p["createdAt"], "createdAt")
+        started = required_time(p.get("startedAt") or p["createdAt"], "createdAt")
         yield PipelineRun(
             id=make_id(self.source, "pipeline_run", f"{project}/pipelines/{p['iid']}"),
             source=self.source,
@@ -213,7 +204,7 @@ class GitlabMapping:
             branch=p.get("ref"),
             event=p.get("source"),
             started_at=started,
-            finished_at=_time(p.get("finishedAt")),
+            finished_at=optional_time(p.get("finishedAt")),
             result=RUN_RESULTS.get(status, RunResult.RUNNING),
             original_result=status,
         )
@@ -234,8 +225,8 @@ class GitlabMapping:
                 sha=p.get("sha"),
                 branch=p.get("ref"),
                 event=p.get("source"),
-                started_at=_required(job.get("startedAt") or job["createdAt"], "createdAt"),
-                finished_at=_time(job.get("finishedAt")),
+                started_at=required_time(job.get("startedAt") or job["createdAt"], "createdAt"),
+                finished_at=optional_time(job.get("finishedAt")),
                 result=RUN_RESULTS.get(job_status, RunResult.RUNNING),
                 original_result=job_status,
                 # a retried job is run again under the same name: later runs are later attempts
@@ -266,8 +257,8 @@ class GitlabMapping:
             original_environment=str(env.get("name") or ""),
             repo=project,
             sha=p["sha"],
-            started_at=_required(deployable.get("started_at") or p["created_at"], "created_at"),
-            finished_at=_time(finished) if result is not RunResult.RUNNING else None,
+            started_at=required_time(deployable.get("started_at") or p["created_at"], "created_at"),
+            finished_at=optional_time(finished) if result is not RunResult.RUNNING else None,
             result=result,
             original_result=status,
             deployment_kind=self._kind(p.get("ref") or "", facts),
@@ -297,7 +288,7 @@ class GitlabMapping:
         labels = tuple(str(label) for label in p.get("labels") or ())
         team, app = self.place(project, labels)
         key = f"{project}#{p['iid']}"
-        closed = _time(p.get("closed_at"))
+        closed = optional_time(p.get("closed_at"))
         if str(p.get("issue_type") or p.get("type") or "").lower() == "incident":
             by_label = [
                 (self.severity_labels[lbl.lower()], lbl)
@@ -318,7 +309,7 @@ class GitlabMapping:
                 app=app,
                 key=key,
                 title=p.get("title") or "",
-                opened_at=_required(p["created_at"], "created_at"),
+                opened_at=required_time(p["created_at"], "created_at"),
                 resolved_at=closed,
                 severity=severity,
                 original_severity=original,
@@ -340,9 +331,9 @@ class GitlabMapping:
             original_type=",".join(labels),
             status=str(p.get("state") or ""),
             flow_state=FlowState.DONE if closed is not None else FlowState.NEW,
-            created_at=_required(p["created_at"], "created_at"),
+            created_at=required_time(p["created_at"], "created_at"),
             done_at=closed,
-            updated_at=_time(p.get("updated_at")),
+            updated_at=optional_time(p.get("updated_at")),
             labels=labels,
             project=project,
         )

@@ -9,20 +9,20 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from streamgauge.connectors.base import Page, Paginator, RawRecord, Stream, SyncContext
+from streamgauge.connectors.base import (
+    Page,
+    Paginator,
+    RawRecord,
+    Stream,
+    SyncContext,
+    iso,
+    parse_time,
+)
 from streamgauge.connectors.gitlab.client import GitlabClient, ProjectRefused
 from streamgauge.connectors.gitlab.config import GitlabConfig
 from streamgauge.connectors.gitlab.projects import CommitNode, Project, ProjectWatch, SyncMemory
 
 log = logging.getLogger(__name__)
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ProjectStream(Stream):
