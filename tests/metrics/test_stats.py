@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from streamgauge.metrics.catalog import QUANTILES
 from streamgauge.metrics.stats import (
-    SortedUnion,
     format_percentile,
     histogram,
     quantile,
@@ -79,24 +75,3 @@ def test_empty_histogram_has_zero_buckets() -> None:
 def test_histogram_refuses_unordered_bounds() -> None:
     with pytest.raises(ValueError, match="ascending"):
         histogram([1.0], (2.0, 1.0))
-
-
-@given(
-    st.lists(st.integers(-50, 50), max_size=30),
-    st.lists(st.integers(-50, 50), max_size=30),
-)
-def test_sorted_union_reads_like_the_sorted_concatenation(a: list[int], b: list[int]) -> None:
-    union = SortedUnion(sorted(map(float, a)), sorted(map(float, b)))
-    expected = sorted(map(float, a + b))
-    assert len(union) == len(expected)
-    assert [union[rank] for rank in range(len(union))] == expected
-    for value in range(-51, 52):
-        assert union.at_most(value) == sum(1 for x in expected if x <= value)
-    assert quantiles(union, QUANTILES) == quantiles(expected, QUANTILES)
-
-
-def test_quantiles_of_a_sorted_union() -> None:
-    # 1..10 split in two: the median interpolates between 5 and 6, p90 between 9 and 10 (type 7:
-    # h = 9 * 0.9 = 8.1, so 9 + 0.1 * (10 - 9) = 9.1).
-    union = SortedUnion([1.0, 2.0, 5.0, 6.0, 9.0], [3.0, 4.0, 7.0, 8.0, 10.0])
-    assert quantiles(union, (0.5, 0.9)) == pytest.approx({0.5: 5.5, 0.9: 9.1})

@@ -25,14 +25,13 @@ beside the code that implements them:
 * :mod:`.windows`: rolling windows ``(now - w, now]`` (``windows``);
 * :mod:`.dimensions`: label folding into ``other`` (``labels``) and the ``all`` groups;
 * :mod:`.stats`: quantiles (type 7, linear interpolation) and cumulative histograms;
-* :mod:`.days` and :mod:`.tallies`: facts bucketed by UTC day and what each day adds up to, so a
-  window or the whole history is a sum of day tallies, and a repeated computation re-tallies
-  only the days whose facts changed.
+* :mod:`.frames` and :mod:`.columns`: the facts as numpy columns, so a window, a group, a
+  quantile or a histogram is a mask and a few array passes over them.
 
 The work is a few passes over the records plus sorts, with joins through dicts and bisection,
 so it grows linearly with the size of the history. :func:`compute_facts` works out each
-record's part (the facts ``explain`` lists), :func:`snapshot_of` aggregates them: per day and
-(team, app) pair first, then added up into teams and the organisation.
+record's part (the facts ``explain`` lists), :func:`snapshot_of` aggregates them, columnar and
+from scratch each time.
 :mod:`.incremental` keeps records and settled facts between computations for the server.
 """
 
@@ -56,14 +55,14 @@ from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import LabelFolder
 from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
 from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
+from streamgauge.metrics.frames import frames_of
 from streamgauge.metrics.items import FlowMemo, History, ItemFlow, group_histories, item_flows
 from streamgauge.metrics.levels import add_level_metrics, load_table
 from streamgauge.metrics.quality import Problem, QualityMemo, add_quality_metrics, problems
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.metrics.stage_metrics import add_stage_metrics
+from streamgauge.metrics.stage_metrics import add_stage_metrics, kept_names
 from streamgauge.metrics.stage_order import stage_order
 from streamgauge.metrics.stages import ItemStream, StreamMemo, item_streams
-from streamgauge.metrics.tallies import Tallies
 from streamgauge.metrics.windows import windows_at
 from streamgauge.model import Change, Dataset, Incident, utc
 
@@ -217,39 +216,28 @@ def compute_facts(
     return Facts(now, links, dora, fixes, flows, streams, found)
 
 
-def snapshot_of(facts: Facts, settings: Settings, tallies: Tallies | None = None) -> Snapshot:
-    """Every metric family of the catalog, aggregated from ``facts``.
-
-    ``tallies`` kept from an earlier call on facts of the same records spare re-tallying the
-    days whose facts did not change (see :mod:`.tallies`); the snapshot is the same.
-    """
+def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
+    """Every metric family of the catalog, aggregated from ``facts``."""
     rules = settings.metrics
     windows = windows_at(facts.now, settings.windows)
     snapshot = Snapshot(computed_at=facts.now)
-    if tallies is None:
-        tallies = Tallies()
-    tallies.refresh(
-        facts.dora,
-        facts.incident_fixes,
-        facts.flows,
-        facts.streams,
-        stage_labels=rules.stage_labels,
-    )
-    add_dora_metrics(snapshot, facts.dora, tallies, windows)
-    add_delivery_metrics(snapshot, facts.dora, tallies, windows)
+    kept = kept_names(facts.streams, rules.stage_labels)
+    frames = frames_of(facts.dora, facts.incident_fixes, facts.flows, facts.streams, kept)
+    add_dora_metrics(snapshot, facts.dora, frames, windows)
+    add_delivery_metrics(snapshot, facts.dora, frames, windows)
     add_level_metrics(snapshot, load_table(rules.levels_table))
     add_flow_metrics(snapshot, facts.flows)
     add_flow_item_metrics(
         snapshot,
         facts.flows,
-        tallies,
+        frames,
         windows,
         now=facts.now,
         sle_age=rules.sle_age,
         sle_percentile=rules.sle_percentile,
     )
     order = stage_order(facts.streams, rules.stage_order) if facts.streams else []
-    add_stage_metrics(snapshot, facts.streams, tallies, windows, order)
+    add_stage_metrics(snapshot, facts.streams, frames, windows, order)
     pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
     add_quality_metrics(snapshot, facts.problems, pairs)
     return snapshot

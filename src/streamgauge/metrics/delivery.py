@@ -21,28 +21,29 @@ Definitions, as seen at ``now`` (outcomes and lead times come from :mod:`.dora`)
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from streamgauge.linking import Links, is_production
 from streamgauge.metrics.catalog import BY_NAME
-from streamgauge.metrics.days import histogram_of, merged
+from streamgauge.metrics.columns import count, distinct_days, histogram
 from streamgauge.metrics.deployments import (
     CAUSED_INCIDENT,
     FAILED_RESULT,
     HOTFIXED,
     ROLLED_BACK,
 )
-from streamgauge.metrics.dimensions import Group, all_groups
+from streamgauge.metrics.dimensions import all_groups
 from streamgauge.metrics.dora import PARTS, DoraFacts, add_quantiles
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
 from streamgauge.metrics.stats import bucket_edges
 from streamgauge.metrics.windows import Window
-from streamgauge.model import Change, Deployment, DeploymentKind, Incident
+from streamgauge.model import Change, Deployment, DeploymentKind, Incident, RunResult
 
 if TYPE_CHECKING:
-    from streamgauge.metrics.tallies import Tallies
+    from streamgauge.metrics.frames import Frames
 
 DAYS_WINDOW = "streamgauge_deployment_day_window_ratio"
 PARTS_WINDOW = "streamgauge_change_lead_time_part_window_seconds"
@@ -106,69 +107,47 @@ def rework_reasons(deployment: Deployment, incident_fixes: IncidentFixes) -> tup
 
 
 def add_delivery_metrics(
-    snapshot: Snapshot, facts: DoraFacts, tallies: Tallies, windows: Sequence[Window]
+    snapshot: Snapshot, facts: DoraFacts, frames: Frames, windows: Sequence[Window]
 ) -> None:
-    """Deployment days, lead-time parts, rework rate, the recovery histogram, failed deployments.
-
-    ``tallies`` holds ``facts`` by day, its deployments tallied with the same incident fixes.
-    """
-    _add_history(snapshot, facts, tallies)
+    """Deployment days, lead-time parts, rework rate, the recovery history, failed deployments."""
+    _add_history(snapshot, facts, frames)
+    ended, leads = frames.outcomes, frames.leads
     deployment_groups = all_groups({o.group for o in facts.outcomes})
+    none = np.empty(0, dtype=np.intp)
     for window in windows:
-        days: dict[Group, int] = defaultdict(int)  # distinct UTC dates with a success
-        counted: dict[Group, float] = defaultdict(float)
-        rework: dict[Group, float] = defaultdict(float)
-        attempts_failed: dict[Group, float] = defaultdict(float)
-        for day in tallies.outcomes.within(window):  # per group already
-            for group, tally in day.items():
-                counted[group] += tally.counted
-                rework[group] += tally.unplanned
-                attempts_failed[group] += tally.failed_attempts
-                days[group] += tally.successes > 0
+        in_window = ended.by_group(ended.within(window))
         for team, app in sorted(deployment_groups):
-            group = (team, app)
-            share = days[group] / window.days
-            snapshot.add(DAYS_WINDOW, share, team=team, app=app, window=window.label)
-            if counted[group]:
-                snapshot.add(
-                    REWORK_WINDOW,
-                    rework[group] / counted[group],
-                    team=team,
-                    app=app,
-                    window=window.label,
-                )
-                snapshot.add(
-                    ATTEMPTS_WINDOW,
-                    attempts_failed[group] / counted[group],
-                    team=team,
-                    app=app,
-                    window=window.label,
-                )
-        for part, values in zip(PARTS, tallies.part_values, strict=True):
-            grouped = values.of(tallies.leads, window)
-            add_quantiles(snapshot, PARTS_WINDOW, grouped, window.label, part=part)
+            rows = in_window.get((team, app), none)
+            common = {"team": team, "app": app, "window": window.label}
+            succeeded = rows[ended["result"][rows] == RunResult.SUCCESS.value]
+            days = distinct_days(ended.at[succeeded])  # distinct UTC dates with a success
+            snapshot.add(DAYS_WINDOW, days / window.days, **common)
+            if len(rows):
+                snapshot.add(REWORK_WINDOW, count(ended["unplanned"][rows]) / len(rows), **common)
+                failed = count(ended["result"][rows] == RunResult.FAILURE.value)
+                snapshot.add(ATTEMPTS_WINDOW, failed / len(rows), **common)
+        deployed = leads.by_group(leads.within(window))
+        for part in PARTS:
+            add_quantiles(snapshot, PARTS_WINDOW, leads[part], deployed, window.label, part=part)
 
 
-def _add_history(snapshot: Snapshot, facts: DoraFacts, tallies: Tallies) -> None:
+def _add_history(snapshot: Snapshot, facts: DoraFacts, frames: Frames) -> None:
     """Whole-history recovery histogram and failed-deployment counter at the (team, app) grain."""
-    pairs = {o.group for o in facts.outcomes}
-    recoveries = merged(tallies.recoveries.whole())
-    outcomes = merged(tallies.outcomes.whole())
-    for team, app in sorted(pairs):
-        found = recoveries.get((team, app), [])
-        h = histogram_of(found, RECOVERY_BUCKETS)
+    ended, recoveries = frames.outcomes, frames.recoveries
+    recovered = recoveries.by_pair(recoveries.everything())
+    by_pair = ended.by_pair(ended.everything())
+    none = np.empty(0, dtype=np.intp)
+    for team, app in sorted({o.group for o in facts.outcomes}):
+        h = histogram(recoveries["seconds"][recovered.get((team, app), none)], RECOVERY_BUCKETS)
         snapshot.histograms.append(
             HistogramSample(
                 RECOVERY_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum
             )
         )
-        ended = outcomes.get((team, app), [])
-        snapshot.add(ATTEMPTS_COUNTER, sum(t.failed_attempts for t in ended), team=team, app=app)
+        rows = by_pair.get((team, app), none)
+        failed = count(ended["result"][rows] == RunResult.FAILURE.value)
+        snapshot.add(ATTEMPTS_COUNTER, failed, team=team, app=app)
         for reason in FAILURE_REASONS:
             snapshot.add(
-                FAILED_COUNTER,
-                sum(t.reasons.get(reason, 0) for t in ended),
-                team=team,
-                app=app,
-                reason=reason,
+                FAILED_COUNTER, count(ended[reason][rows]), team=team, app=app, reason=reason
             )

@@ -22,14 +22,16 @@ Every gauge is cut by the groups of :mod:`.dimensions`; quantiles follow :mod:`.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from streamgauge.linking import Links
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import histogram_of, merged
+from streamgauge.metrics.columns import count, histogram, type7
 from streamgauge.metrics.deployments import OutcomeMemo, RecoveryRule, deployment_outcomes
 from streamgauge.metrics.dimensions import (
     Group,
@@ -46,17 +48,12 @@ from streamgauge.metrics.leadtime import (
     lead_times,
 )
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import (
-    SortedUnion,
-    bucket_edges,
-    format_percentile,
-    quantiles,
-)
+from streamgauge.metrics.stats import bucket_edges, format_percentile
 from streamgauge.metrics.windows import Window
 from streamgauge.model import Dataset, RunResult
 
 if TYPE_CHECKING:
-    from streamgauge.metrics.tallies import Tallies
+    from streamgauge.metrics.frames import Frames
 
 __all__ = [
     "PARTS",
@@ -127,30 +124,28 @@ LEAD_TIME_BUCKETS = bucket_edges(BY_NAME[LEAD_TIME_HISTOGRAM].buckets)
 
 
 def add_dora_metrics(
-    snapshot: Snapshot, facts: DoraFacts, tallies: Tallies, windows: Iterable[Window]
+    snapshot: Snapshot,
+    facts: DoraFacts,
+    frames: Frames,
+    windows: Iterable[Window],
 ) -> None:
-    """Add every DORA family of :data:`catalog.COMPUTED` to ``snapshot``.
-
-    ``tallies`` holds ``facts`` by day (:meth:`Tallies.refresh` ran on them).
-    """
+    """Add every DORA family of :data:`catalog.COMPUTED` to ``snapshot``."""
     pairs = {o.group for o in facts.outcomes} | {lt.group for lt in facts.lead_times}
+    ended, leads, recoveries = frames.outcomes, frames.leads, frames.recoveries
 
     # Whole-history counter and histogram, (team, app) grain, with zero series for every pair
     # so that a result's first deployment shows up as an increase.
-    outcomes = merged(tallies.outcomes.whole())
-    leads = merged(tallies.leads.whole())
+    ended_by_pair = ended.by_pair(ended.everything())
+    leads_by_pair = leads.by_pair(leads.everything())
+    none = np.empty(0, dtype=np.intp)
     for team, app in sorted(pairs):
-        ended = outcomes.get((team, app), [])
+        results = ended["result"][ended_by_pair.get((team, app), none)]
         for result in COUNTED_RESULTS:
             snapshot.add(
-                DEPLOYMENTS,
-                sum(t.results.get(result.value, 0) for t in ended),
-                team=team,
-                app=app,
-                result=result.value,
+                DEPLOYMENTS, count(results == result.value), team=team, app=app, result=result.value
             )
-        deployed = leads.get((team, app), [])
-        h = histogram_of(deployed, LEAD_TIME_BUCKETS)
+        seconds = leads["seconds"][leads_by_pair.get((team, app), none)]
+        h = histogram(seconds, LEAD_TIME_BUCKETS)
         snapshot.histograms.append(
             HistogramSample(
                 LEAD_TIME_HISTOGRAM, labels(team=team, app=app), h.bounds, h.counts, h.count, h.sum
@@ -159,47 +154,33 @@ def add_dora_metrics(
 
     deployment_groups = all_groups({o.group for o in facts.outcomes})
     for window in windows:
-        # Each day's tallies are per group already: a window adds up its days.
-        successes: dict[Group, float] = defaultdict(float)
-        counted: dict[Group, float] = defaultdict(float)
-        failed: dict[Group, float] = defaultdict(float)
-        for group, days in merged(tallies.outcomes.within(window)).items():
-            counted[group] = sum(t.reached for t in days)
-            failed[group] = sum(t.failed for t in days)
-            successes[group] = sum(t.successes for t in days)
+        in_window = ended.by_group(ended.within(window))
         for team, app in sorted(deployment_groups):
+            rows = in_window.get((team, app), none)
             # Zero deployments is a frequency (0 per day); zero deployments is no failure rate.
-            snapshot.add(
-                FREQUENCY_WINDOW,
-                successes[(team, app)] / window.days,
-                team=team,
-                app=app,
-                window=window.label,
-            )
-            if counted[(team, app)]:
-                snapshot.add(
-                    FAILURE_RATE_WINDOW,
-                    failed[(team, app)] / counted[(team, app)],
-                    team=team,
-                    app=app,
-                    window=window.label,
-                )
-        lead = tallies.lead_values.of(tallies.leads, window)
-        add_quantiles(snapshot, LEAD_TIME_WINDOW, lead, window.label)
-        recovered = tallies.recovery_values.of(tallies.recoveries, window)
-        add_quantiles(snapshot, RECOVERY_WINDOW, recovered, window.label)
+            successes = count(ended["result"][rows] == RunResult.SUCCESS.value)
+            common = {"team": team, "app": app, "window": window.label}
+            snapshot.add(FREQUENCY_WINDOW, successes / window.days, **common)
+            reached = count(ended["reached"][rows])
+            if reached:
+                snapshot.add(FAILURE_RATE_WINDOW, count(ended["failed"][rows]) / reached, **common)
+        lead = leads.by_group(leads.within(window))
+        add_quantiles(snapshot, LEAD_TIME_WINDOW, leads["seconds"], lead, window.label)
+        recovered = recoveries.by_group(recoveries.within(window))
+        add_quantiles(snapshot, RECOVERY_WINDOW, recoveries["seconds"], recovered, window.label)
 
 
 def add_quantiles(
     snapshot: Snapshot,
     name: str,
-    grouped: Mapping[Group, Sequence[float] | SortedUnion],
+    values: npt.NDArray[np.float64],
+    grouped: Mapping[Group, npt.NDArray[np.intp]],
     window: str,
     **extra: str,
 ) -> None:
-    """The quantiles of each group's values, as ``name{team, app, window, quantile}``."""
-    for (team, app), values in sorted(grouped.items()):
-        for p, value in quantiles(values, QUANTILES).items():
+    """The quantiles of each group's ``values``, as ``name{team, app, window, percentile}``."""
+    for (team, app), rows in sorted(grouped.items()):
+        for p, value in type7(values[rows], QUANTILES).items():
             snapshot.add(
                 name,
                 value,

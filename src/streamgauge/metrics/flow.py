@@ -13,39 +13,26 @@ zeros included, so a series does not vanish when its last item moves on.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from streamgauge.metrics.catalog import BY_NAME, QUANTILES
-from streamgauge.metrics.days import (
-    DayTallies,
-    added_buckets,
-    by_pair,
-    histogram_of,
-    joined,
-    merged,
-    rolled,
-)
+from streamgauge.metrics.columns import Frame, count, exact_sum, histogram, type7
 from streamgauge.metrics.dimensions import Group, LabelFolder, all_groups, groups_of
 from streamgauge.metrics.items import ItemFlow
 from streamgauge.metrics.snapshot import HistogramSample, Snapshot, labels
-from streamgauge.metrics.stats import (
-    SortedUnion,
-    bucket_counts,
-    bucket_edges,
-    format_percentile,
-    quantiles,
-)
+from streamgauge.metrics.stats import bucket_edges, format_percentile, quantiles
 from streamgauge.metrics.windows import Window
 from streamgauge.model import FlowState, FlowType, StatusChange, WorkItem
 
 if TYPE_CHECKING:
-    from streamgauge.metrics.tallies import Tallies
+    from streamgauge.metrics.frames import Frames
 
 FLOW_LOAD = "streamgauge_flow_load"
 IN_PROGRESS: tuple[FlowState, ...] = (FlowState.ACTIVE, FlowState.WAITING)
@@ -137,7 +124,7 @@ OVER_SLE = "streamgauge_work_items_over_sle"
 SLE_SECONDS = "streamgauge_work_item_age_sle_seconds"
 SLE_RATIO = "streamgauge_work_item_age_sle_ratio"
 ALL_TYPES = "all"
-NONE = SortedUnion([], [])
+NONE = np.empty(0, dtype=np.intp)
 FLOW_TIME_BUCKETS = bucket_edges(BY_NAME[FLOW_TIME_HISTOGRAM].buckets)
 TYPES: tuple[str, ...] = (*(t.value for t in FlowType), ALL_TYPES)
 
@@ -150,60 +137,10 @@ def _cuts(group: Group, flow_type: FlowType) -> list[tuple[Group, str]]:
 Cut = tuple[Group, str]  # (group, type)
 
 
-@dataclass(slots=True)
-class DoneTally:
-    """Done items of one (pair, type): sorted flow times, histogram buckets, exact sums."""
-
-    times: list[float]
-    buckets: list[int]
-    total: float
-    active: float  # items whose active and waiting time are known
-    spent: float
-
-
-def tally_done(flows: Sequence[ItemFlow], _: object = None) -> dict[Cut, DoneTally]:
-    """What one day's done items add up to, per (pair, type)."""
-    out: dict[Cut, DoneTally] = {}
-    for cut, found in by_pair(flows, _pair_type).items():
-        times = sorted([f.flow_seconds or 0.0 for f in found])
-        measured = [f for f in found if f.active_seconds is not None]
-        out[cut] = DoneTally(
-            times,
-            bucket_counts(times, FLOW_TIME_BUCKETS),
-            math.fsum(times),
-            math.fsum([f.active_seconds or 0.0 for f in measured]),
-            math.fsum([(f.active_seconds or 0.0) + (f.waiting_seconds or 0.0) for f in measured]),
-        )
-    return rolled(out, _cuts_of, add_done)
-
-
-def add_done(tallies: Sequence[DoneTally]) -> DoneTally:
-    return DoneTally(
-        sorted(joined(t.times for t in tallies)),
-        added_buckets([t.buckets for t in tallies]),
-        math.fsum([t.total for t in tallies]),
-        math.fsum([t.active for t in tallies]),
-        math.fsum([t.spent for t in tallies]),
-    )
-
-
-def _cuts_of(cut: Cut) -> list[Cut]:
-    return _cuts(cut[0], FlowType(cut[1]))
-
-
-def _pair_type(flow: ItemFlow) -> Cut:
-    return flow.group, flow.item.type.value
-
-
-def done_days() -> DayTallies[ItemFlow, dict[Cut, DoneTally]]:
-    """Done items by the day they were done (see :mod:`.tallies`)."""
-    return DayTallies(attrgetter("done_at"), tally_done)
-
-
 def add_flow_item_metrics(
     snapshot: Snapshot,
     flows: Sequence[ItemFlow],
-    tallies: Tallies,
+    frames: Frames,
     windows: Sequence[Window],
     *,
     now: datetime,
@@ -212,7 +149,7 @@ def add_flow_item_metrics(
 ) -> None:
     """Velocity, flow time, efficiency, distribution, age and the service-level expectation.
 
-    ``tallies`` holds the done items of ``flows`` by day (refreshed with them).
+    ``frames.done`` holds the done items of ``flows`` by when they were done.
     """
     if not flows:
         return
@@ -223,12 +160,12 @@ def add_flow_item_metrics(
         snapshot.add(SLE_SECONDS, sle, team=team, app=app)
         snapshot.add(SLE_RATIO, sle_percentile, team=team, app=app)
     # Whole history: done counter and flow-time histogram at the (team, app, type) grain.
-    done = tallies.done
-    history = merged(done.whole())
+    done = frames.done
+    history = done.by_cut(done.everything())
     for team, app in sorted({f.group for f in flows}):
         for flow_type in FlowType:
-            found = history.get(((team, app), flow_type.value), [])
-            h = histogram_of(found, FLOW_TIME_BUCKETS)
+            found = history.get(((team, app), flow_type.value), NONE)
+            h = histogram(done["flow"][found], FLOW_TIME_BUCKETS)
             snapshot.add(DONE_COUNTER, h.count, team=team, app=app, type=flow_type.value)
             snapshot.histograms.append(
                 HistogramSample(
@@ -241,37 +178,34 @@ def add_flow_item_metrics(
                 )
             )
     for window in windows:
-        times = tallies.done_values.of(done, window)
-        _add_window(snapshot, merged(done.within(window)), times, window, groups, sle)
+        _add_window(snapshot, done, done.by_cut(done.within(window)), window, groups, sle)
     _add_now(snapshot, flows, groups, now, sle)
 
 
 def _add_window(
     snapshot: Snapshot,
-    done: dict[Cut, list[DoneTally]],
-    ordered: dict[Cut, SortedUnion],
+    done: Frame[ItemFlow],
+    cuts: dict[Cut, npt.NDArray[np.intp]],
     window: Window,
     groups: list[Group],
     sle: float,
 ) -> None:
-    # Each day's tallies are per group and type (type=all too) already.
     weeks = window.days / 7.0
     for team, app in groups:
-        total = sum(len(t.times) for t in done.get(((team, app), ALL_TYPES), ()))
+        total = len(cuts.get(((team, app), ALL_TYPES), NONE))
         for flow_type in TYPES:
-            found = done.get(((team, app), flow_type), [])
-            times = ordered.get(((team, app), flow_type), NONE)
-            count = len(times)
-            spent = math.fsum([t.spent for t in found])
+            rows = cuts.get(((team, app), flow_type), NONE)
+            times = done["flow"][rows]
+            spent = exact_sum(done["spent"][rows])
             common = {"team": team, "app": app, "window": window.label, "type": flow_type}
-            snapshot.add(VELOCITY, count / weeks, **common)
+            snapshot.add(VELOCITY, len(rows) / weeks, **common)
             if total and flow_type != ALL_TYPES:
-                snapshot.add(DISTRIBUTION, count / total, **common)
+                snapshot.add(DISTRIBUTION, len(rows) / total, **common)
             if spent > 0:
-                snapshot.add(EFFICIENCY, math.fsum([t.active for t in found]) / spent, **common)
-            if count:
-                snapshot.add(WITHIN_SLE, times.at_most(sle) / count, **common)
-            for p, value in quantiles(times, QUANTILES).items():
+                snapshot.add(EFFICIENCY, exact_sum(done["active"][rows]) / spent, **common)
+            if len(rows):
+                snapshot.add(WITHIN_SLE, count(times <= sle) / len(rows), **common)
+            for p, value in type7(times, QUANTILES).items():
                 snapshot.add(FLOW_TIME_WINDOW, value, **common, percentile=format_percentile(p))
 
 

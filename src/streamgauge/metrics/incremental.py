@@ -26,7 +26,6 @@ from streamgauge.linking import Links
 from streamgauge.metrics import Facts, Memo, compute_facts, gc_paused, snapshot_of
 from streamgauge.metrics.items import History, group_histories
 from streamgauge.metrics.snapshot import Snapshot
-from streamgauge.metrics.tallies import Tallies
 from streamgauge.model import DATASET_LISTS, Dataset, Record, StatusChange
 
 
@@ -38,7 +37,6 @@ class Calculator:
         self.records: dict[str, dict[str, Record]] = {name: {} for name in DATASET_LISTS.values()}
         self.histories: dict[str, History] = {}
         self.memo = Memo()
-        self.tallies = Tallies()  # the facts by day, kept too: see :mod:`.tallies`
         self._view: Dataset | None = None
         # the joins of the records, and what changed since they were last brought up to date
         self.links: Links | None = None
@@ -125,4 +123,4 @@ class Calculator:
 
     def snapshot(self, now: datetime) -> Snapshot:
         with gc_paused():
-            return snapshot_of(self.facts(now), self.settings, self.tallies)
+            return snapshot_of(self.facts(now), self.settings)

@@ -5,24 +5,24 @@ The streams come from :mod:`.stages`, which states what each stage, its time and
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from streamgauge.metrics.catalog import QUANTILES
-from streamgauge.metrics.days import DayTallies, by_pair, joined, merged, rolled
-from streamgauge.metrics.dimensions import Group, all_groups, groups_of
+from streamgauge.metrics.columns import Frame, exact_sum, type7
+from streamgauge.metrics.dimensions import Group, all_groups
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stage_order import STAGE_ORDER, order_of
 from streamgauge.metrics.stages import DELIVERY, PROCESS, UNMAPPED, WAIT, ItemStream
-from streamgauge.metrics.stats import SortedUnion, format_percentile, quantiles
+from streamgauge.metrics.stats import format_percentile
 from streamgauge.metrics.windows import Window
 
 if TYPE_CHECKING:
-    from streamgauge.metrics.tallies import Tallies
+    from streamgauge.metrics.frames import Frames, StageRows
 
 STAGE_TIME = "streamgauge_value_stream_stage_time_window_seconds"
 STAGE_CA = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
@@ -39,103 +39,30 @@ def kept_names(streams: Iterable[ItemStream], limit: int) -> frozenset[str]:
     return frozenset([*DELIVERY, UNMAPPED, *tracker[:limit]])
 
 
-@dataclass(slots=True, eq=False)
-class StreamTally:
-    """What the streams of one group add up to: one day's, or a window's."""
-
-    n: int = 0
-    spent: dict[tuple[str, str], float] = field(default_factory=dict)  # exact sums (fsum)
-    entered: dict[str, int] = field(default_factory=dict)
-    good: dict[str, int] = field(default_factory=dict)
-    leads: list[float] = field(default_factory=list)  # sorted
-    process: float = 0.0
-    lead_total: float = 0.0  # exact sum of leads
-
-
-def tally_streams(streams: Sequence[ItemStream], kept: object) -> dict[Group, StreamTally]:
-    """One day's streams per group, stage names outside ``kept`` folded to ``other``."""
-    names = kept if isinstance(kept, frozenset) else frozenset()
-    out: dict[Group, StreamTally] = {}
-    for pair, found in by_pair(streams, _pair).items():
-        spent: dict[tuple[str, str], list[float]] = defaultdict(list)
-        entered: dict[str, int] = defaultdict(int)
-        good: dict[str, int] = defaultdict(int)
-        for s in found:
-            times, accurate = s.fold(names)
-            for key, seconds in times.items():
-                spent[key].append(seconds)
-            for stage, ok in accurate.items():
-                entered[stage] += 1
-                good[stage] += ok
-        out[pair] = StreamTally(
-            len(found),
-            {key: math.fsum(values) for key, values in spent.items()},
-            dict(entered),
-            dict(good),
-            sorted([s.lead_seconds for s in found]),
-            math.fsum([s.process_seconds for s in found]),
-            math.fsum([s.lead_seconds for s in found]),
-        )
-    return rolled(out, groups_of, add_streams)
-
-
-def add_streams(tallies: Sequence[StreamTally], *, leads: bool = True) -> StreamTally:
-    """Tallies added up; without ``leads``, the lead times themselves are left out (not their
-    sum), for a window whose order statistics come from :class:`.days.SortedValues`."""
-    spent: dict[tuple[str, str], list[float]] = defaultdict(list)
-    entered: dict[str, int] = defaultdict(int)
-    good: dict[str, int] = defaultdict(int)
-    for t in tallies:
-        for key, seconds in t.spent.items():
-            spent[key].append(seconds)
-        for stage, count in t.entered.items():
-            entered[stage] += count
-            good[stage] += t.good[stage]
-    return StreamTally(
-        sum(t.n for t in tallies),
-        {key: math.fsum(values) for key, values in spent.items()},
-        dict(entered),
-        dict(good),
-        sorted(joined(t.leads for t in tallies)) if leads else [],
-        math.fsum([t.process for t in tallies]),
-        math.fsum([t.lead_total for t in tallies]),
-    )
-
-
-def _pair(stream: ItemStream) -> Group:
-    return stream.flow.group
-
-
-def stream_days() -> DayTallies[ItemStream, dict[Group, StreamTally]]:
-    """Done items' streams by the day the item was done (see :mod:`.tallies`)."""
-    return DayTallies(attrgetter("flow.done_at"), tally_streams)
-
-
 def add_stage_metrics(
     snapshot: Snapshot,
     streams: Sequence[ItemStream],
-    tallies: Tallies,
+    frames: Frames,
     windows: Sequence[Window],
     order: Sequence[str] = (),
 ) -> None:
-    """The value-stream families; ``tallies`` holds ``streams`` refreshed with :func:`kept_names`.
+    """The value-stream families from ``frames.streams`` and ``frames.stages``.
 
     Stages are added in ``order`` (see :mod:`.stage_order`), and each group's stages get their
     position in it as ``streamgauge_value_stream_stage_order``.
     """
     if not streams:
         return
+    done, rows = frames.streams, frames.stages
     groups = all_groups({s.flow.group for s in streams})
     shown: dict[Group, set[str]] = defaultdict(set)
     for window in windows:
-        found = merged(tallies.streams.within(window))  # per group already
-        leads = tallies.stream_values.of(tallies.streams, window)
+        found = done.by_group(done.within(window))
         for team, app in sorted(groups):
-            if (team, app) in found:
-                total = add_streams(found[(team, app)], leads=False)
-                if total.n:
-                    common = {"team": team, "app": app, "window": window.label}
-                    shown[team, app] |= _emit(snapshot, total, leads[(team, app)], common, order)
+            members = found.get((team, app))
+            if members is not None and len(members):
+                common = {"team": team, "app": app, "window": window.label}
+                shown[team, app] |= _emit(snapshot, done, rows, members, common, order)
     for (team, app), stages in sorted(shown.items()):
         for stage in sorted(stages, key=lambda s: (order_of(order, s), s)):
             snapshot.add(STAGE_ORDER, order_of(order, stage), team=team, app=app, stage=stage)
@@ -143,26 +70,41 @@ def add_stage_metrics(
 
 def _emit(
     snapshot: Snapshot,
-    tally: StreamTally,
-    leads: SortedUnion,
+    done: Frame[ItemStream],
+    rows: StageRows,
+    members: npt.NDArray[np.intp],
     common: dict[str, str],
     order: Sequence[str],
 ) -> set[str]:
-    names = {stage for stage, _ in tally.spent} | set(tally.entered)
-    stages = sorted(names, key=lambda s: (order_of(order, s), s))
+    n = len(members)
+    member = np.zeros(len(done), dtype=np.bool_)
+    member[members] = True
+    timed = np.flatnonzero(member[rows.time_stream])
+    visited = np.flatnonzero(member[rows.visit_stream])
+    spent: dict[tuple[str, str], float] = {}
+    for key in np.unique(rows.time_key[timed]).tolist():
+        of_key = timed[rows.time_key[timed] == key]
+        spent[rows.time_keys[key]] = exact_sum(rows.seconds[of_key])
+    entered = np.bincount(rows.visit_stage[visited], minlength=len(rows.stages))
+    good = np.bincount(
+        rows.visit_stage[visited], weights=rows.accurate[visited], minlength=len(rows.stages)
+    )
+    visits = {rows.stages[i]: (int(entered[i]), int(good[i])) for i in np.flatnonzero(entered)}
+    names = {stage for stage, _ in spent} | set(visits)
     rolled = 1.0
-    for stage in stages:
-        if (stage, PROCESS) in tally.spent or (stage, WAIT) in tally.spent:
+    for stage in sorted(names, key=lambda s: (order_of(order, s), s)):
+        if (stage, PROCESS) in spent or (stage, WAIT) in spent:
             for part in (PROCESS, WAIT):
-                mean = tally.spent.get((stage, part), 0.0) / tally.n
+                mean = spent.get((stage, part), 0.0) / n
                 snapshot.add(STAGE_TIME, mean, **common, stage=stage, part=part)
-        if tally.entered.get(stage):
-            ratio = tally.good[stage] / tally.entered[stage]
+        if stage in visits:
+            ratio = visits[stage][1] / visits[stage][0]
             rolled *= ratio
             snapshot.add(STAGE_CA, ratio, **common, stage=stage)
     snapshot.add(ROLLED_CA, rolled, **common)
-    if tally.lead_total > 0:
-        snapshot.add(STREAM_EFFICIENCY, tally.process / tally.lead_total, **common)
-    for p, value in quantiles(leads, QUANTILES).items():
+    lead_total = exact_sum(done["lead"][members])
+    if lead_total > 0:
+        snapshot.add(STREAM_EFFICIENCY, exact_sum(done["process"][members]) / lead_total, **common)
+    for p, value in type7(done["lead"][members], QUANTILES).items():
         snapshot.add(STREAM_LEAD, value, **common, percentile=format_percentile(p))
     return names

@@ -71,6 +71,8 @@ class ItemStream:
 
     def fold(self, kept: frozenset[str]) -> _Folded:
         """Times and %C&A with stage names outside ``kept`` folded to ``other`` (remembered)."""
+        if self.names <= kept:
+            return self.times, self.accurate
         found = self.folded.get(kept)
         if found is None:
             times: dict[tuple[str, str], float] = defaultdict(float)

@@ -10,13 +10,13 @@ of itself; no values have no quantile (the caller emits no sample rather than a 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 
-def quantile(ordered: Sequence[float] | SortedUnion, p: float) -> float | None:
+def quantile(ordered: Sequence[float], p: float) -> float | None:
     """Type 7 quantile of already sorted values; None when there are none."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"quantile probability {p} is outside [0, 1]")
@@ -29,13 +29,10 @@ def quantile(ordered: Sequence[float] | SortedUnion, p: float) -> float | None:
     return float(ordered[low] + (h - low) * (ordered[low + 1] - ordered[low]))
 
 
-def quantiles(values: Iterable[float] | SortedUnion, ps: Sequence[float]) -> dict[float, float]:
-    """Each probability in ``ps`` to its type 7 quantile; empty when there are no values.
-
-    ``values`` already in order may come as a :class:`SortedUnion` (read by rank, never sorted).
-    """
-    ordered = values if isinstance(values, SortedUnion) else sorted(values)
-    if not len(ordered):
+def quantiles(values: Iterable[float], ps: Sequence[float]) -> dict[float, float]:
+    """Each probability in ``ps`` to its type 7 quantile; empty when there are no values."""
+    ordered = sorted(values)
+    if not ordered:
         return {}
     out: dict[float, float] = {}
     for p in ps:
@@ -99,40 +96,3 @@ def cumulative(per_bucket: Sequence[int], edges: Sequence[float], total: float) 
         running += n
         counts.append(running)
     return Histogram(tuple(edges), tuple(counts), running + per_bucket[-1], total)
-
-
-class SortedUnion:
-    """Two sorted lists read as their sorted union."""
-
-    def __init__(self, long: list[float], short: list[float]) -> None:
-        self.long, self.short = long, short
-
-    def __len__(self) -> int:
-        return len(self.long) + len(self.short)
-
-    def at_most(self, value: float) -> int:
-        """How many values are <= ``value``."""
-        return bisect_right(self.long, value) + bisect_right(self.short, value)
-
-    def __getitem__(self, rank: int) -> float:
-        """The value at ``rank`` (0-based) of the sorted union."""
-        a, b = self.long, self.short
-        if not b:
-            return a[rank]
-        if not a:
-            return b[rank]
-        take = rank + 1  # the first `take` values are i from b and take - i from a
-        lo, hi = max(0, take - len(a)), min(take, len(b))
-        while lo < hi:
-            i = (lo + hi) // 2
-            if b[i] < a[take - i - 1]:
-                lo = i + 1
-            else:
-                hi = i
-        i = lo
-        j = take - i
-        if i == 0:
-            return a[j - 1]
-        if j == 0:
-            return b[i - 1]
-        return max(a[j - 1], b[i - 1])
