@@ -13,7 +13,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.builders import T0
 from tests.connectors.test_file_rotation import Synced, check_against_clean_run, lines
+
+from streamgauge.connectors.base import SyncContext
 
 
 @pytest.fixture
@@ -117,4 +120,40 @@ def test_old_rotations_in_the_folder_are_not_read(feed: Path, tmp_path: Path) ->
     check_against_clean_run(synced, tmp_path, 1, 2)
     cursor = json.loads(synced.store.get_cursor("files", "records") or "{}")
     assert list(cursor) == ["deploys.jsonl"]
+    synced.close()
+
+
+def test_a_sync_cut_while_reading_an_unseen_rotation_resumes_there(
+    feed: Path, tmp_path: Path
+) -> None:
+    # The file that held the name since the last sync has 1,500 lines: two pages. The sync is
+    # cut after the first page (a SIGKILL); the next one reads on from the stored cursor.
+    feed.write_text(lines(1))
+    synced = Synced(feed, tmp_path / "sg.db")
+    synced.sync()
+    other = feed.with_name("new.tmp")
+    other.write_text(lines(*range(2, 1502)))
+    other.replace(feed)
+    feed.rename(feed.with_name("deploys.jsonl.1"))
+    feed.write_text(lines(2000))
+    (stream,) = synced.source.streams()
+    cursor = synced.store.get_cursor("files", "records")
+    first_page = next(iter(stream.read(cursor, SyncContext(source="files", started_at=T0))))
+    assert len(first_page.raws) == 1000
+    synced.store.write_batch(
+        source="files",
+        stream="records",
+        raws=first_page.raws,
+        records=[r for raw in first_page.raws for r in synced.source.normalize(raw)],
+        cursor=first_page.cursor,
+    )
+    synced.close()
+    synced = Synced(feed, tmp_path / "sg.db")  # started again
+    synced.sync()
+    # lines 2-1001 came in the cut page; 1002-1501 of the unseen file and 2000 remain
+    assert synced.outcomes[-1].written.inserted == 500 + 1
+    stored = synced.records()
+    assert sorted(stored) == sorted(f"files:deployment:{n}" for n in [*range(1, 1502), 2000])
+    raws = [raw.native_id for raw in synced.store.iter_raw("files")]
+    assert len(raws) == len(set(raws)) == 1 + 1500 + 1  # no line read twice
     synced.close()

@@ -146,13 +146,14 @@ class JsonLinesStream(Stream):
         """The rest of the files ``name`` held since it was read: the file read, where it was
         rotated to, then any file that held the name after it and was rotated too."""
         folder = str(self.folder_of(name))
-        moved = None
+        unseen = unseen_rotations(folder, Path(name).name, state, known)
+        continued = False  # whether the lines after the offset read were read from a file yet
         if (state.dev, state.ino) not in held:
             # The file read as `name` is no longer listed under any name: finish it first where
             # it was rotated to, so lines written to it before the rotation are not lost.
             moved = find_inode(folder, state)
             if moved is None:
-                if name in infos or name == self.path.name:
+                if not unseen and (name in infos or name == self.path.name):
                     log.warning(
                         "%s: the file read before is gone; lines written to it after the "
                         "last sync cannot be read",
@@ -166,10 +167,14 @@ class JsonLinesStream(Stream):
                 # Its state stays under its name: while the name is not listed again, the next
                 # sync reads on whatever the writer still appended to it.
                 yield from reader.read(name, Path(moved), state)
-        for path in unseen_rotations(folder, Path(name).name, state, known):
-            with open(path, "rb") as fh:
-                copy = moved is None and is_copy(fh.fileno(), state)
-                info = os.fstat(fh.fileno())
+                continued = True
+        for path in unseen:
+            try:
+                with open(path, "rb") as fh:
+                    copy = not continued and is_copy(fh.fileno(), state)
+                    info = os.fstat(fh.fileno())
+            except OSError:
+                continue  # gone since it was found: nothing of it can be read
             if copy:
                 # copytruncate: the copy holds what was read, then what was not yet
                 log.info("%s: reading on its copy %s from byte %d", name, path, state.offset)
@@ -179,6 +184,7 @@ class JsonLinesStream(Stream):
                 generation = reader.states.get(name, state).generation + 1
                 start = FileState(generation=generation)
             yield from reader.read(name, Path(path), start)
+            continued = True
 
     def _start(
         self,
