@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.connectors.base import Clock, Connector, system_clock
@@ -20,7 +19,7 @@ from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot, never_below
 from streamgauge.store import Store, StoreError
 from streamgauge.store.faults import store_reason
-from streamgauge.store.types import SyncRun, WriteResult
+from streamgauge.store.types import SourceState, SyncRun, WriteResult
 from streamgauge.sync import Progress, SyncOutcome, failure_reason, sync_source
 
 log = logging.getLogger(__name__)
@@ -81,8 +80,10 @@ class App:
         # not log (a full disk), pauses, and since when each failing source has failed.
         self._sync_failures: Counter[tuple[str, str]] = Counter()
         self._recompute_failures: Counter[str] = Counter()
-        self._paused_until: dict[str, datetime] = {}
-        self._failing_since: dict[str, datetime] = {}
+        # Pauses and failing-since times are kept in the store too, so a restart keeps them.
+        kept = self.store.source_states()
+        self._paused_until = {s: k.paused_until for s, k in kept.items() if k.paused_until}
+        self._failing_since = {s: k.failing_since for s, k in kept.items() if k.failing_since}
         self._last_error: dict[str, str] = {}
         self._seen_marker = self.store.change_marker()  # the store as this process found it
         stored = self.store.latest_snapshot()
@@ -127,21 +128,36 @@ class App:
     def _note_outcome(self, outcome: SyncOutcome) -> None:
         source = outcome.source
         with self._state_lock:
-            self._attempted.add(source)
-            if outcome.stopped:
-                return
-            if outcome.paused_until is not None:
-                self._paused_until[source] = outcome.paused_until
-            else:
-                self._paused_until.pop(source, None)
-            if outcome.ok:
-                self._failing_since.pop(source, None)
-                self._last_error.pop(source, None)
-                return
-            self._sync_failures[source, outcome.reason or "error"] += 1
-            self._last_error[source] = outcome.error or "failed"
-            if outcome.reason != "rate_limited":  # a pause is the API's rhythm, not a failure
-                self._failing_since.setdefault(source, self.clock())
+            before = self._kept_state(source)
+            self._count_outcome(outcome)
+            after = self._kept_state(source)
+        if after != before:
+            try:
+                self.store.save_source_state(after)
+            except StoreError as exc:  # a full or locked store: kept in memory until it is back
+                log.error("%s: its pause and failures could not be kept: %s", source, exc)
+
+    def _kept_state(self, source: str) -> SourceState:
+        return SourceState(source, self._paused_until.get(source), self._failing_since.get(source))
+
+    def _count_outcome(self, outcome: SyncOutcome) -> None:
+        """Counts ``outcome`` and notes its pause and failure (the caller holds the lock)."""
+        source = outcome.source
+        self._attempted.add(source)
+        if outcome.stopped:
+            return
+        if outcome.paused_until is not None:
+            self._paused_until[source] = outcome.paused_until
+        else:
+            self._paused_until.pop(source, None)
+        if outcome.ok:
+            self._failing_since.pop(source, None)
+            self._last_error.pop(source, None)
+            return
+        self._sync_failures[source, outcome.reason or "error"] += 1
+        self._last_error[source] = outcome.error or "failed"
+        if outcome.reason != "rate_limited":  # a pause is the API's rhythm, not a failure
+            self._failing_since.setdefault(source, self.clock())
 
     def _normalize_pushed(self, source: str) -> SyncOutcome:
         """A pushed source's sync: normalize what it was sent and has not normalized yet."""

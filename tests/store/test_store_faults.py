@@ -83,3 +83,17 @@ def test_a_postgres_lock_that_times_out(postgres_url: str) -> None:
 def test_an_error_from_elsewhere_is_no_store_failure() -> None:
     assert store_reason(RuntimeError("database is locked")) is None
     assert store_reason(KeyError("number")) is None
+
+
+def test_every_code_names_a_cause_with_its_label_and_sentence() -> None:
+    # One table of causes serves the label and the sentence: a code classified into a label
+    # the table lacks would give a label with no sentence.
+    from streamgauge.store import causes
+    from streamgauge.store.faults import STORE_REASONS
+
+    tables = (causes.SQLITE_CODES, causes.PG_STATES, causes.PG_CLASSES, causes.ERRNOS)
+    labels = {label for table in tables for label in table.values()}
+    labels |= {label for _, label in causes.SQLITE_WORDS}
+    assert labels <= set(causes.BY_LABEL)
+    assert set(STORE_REASONS) == set(causes.BY_LABEL)
+    assert STORE_REASONS[-1] == "store"  # the cause of last resort

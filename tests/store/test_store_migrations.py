@@ -22,8 +22,8 @@ V2 = (*V1, Migration(2, "deployment notes", add_deployment_note))
 
 
 def test_a_new_store_is_at_the_newest_version(store: Store, peek: TablePeek) -> None:
-    assert store.schema_version() == MIGRATIONS[-1].version == 3
-    assert peek.rows("SELECT version FROM schema_version") == [(3,)]
+    assert store.schema_version() == MIGRATIONS[-1].version == 4
+    assert peek.rows("SELECT version FROM schema_version") == [(4,)]
 
 
 def test_an_older_store_upgrades_on_open_and_keeps_its_records(
@@ -95,7 +95,7 @@ def test_a_version_1_store_gains_the_pushed_events_table(store_url: str, peek: T
     with peek.engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE webhook_events")
     with Store.open(store_url) as upgraded:
-        assert upgraded.schema_version() == 3
+        assert upgraded.schema_version() == 4
         assert upgraded.receive_event(
             source="push", dedup_key="k", content_type="application/json", headers={}, body=b"{}"
         )

@@ -70,10 +70,15 @@ def _create_webhook_events(connection: Connection, schema: Schema) -> None:
     schema.webhook_events.create(connection, checkfirst=True)
 
 
+def _create_source_states(connection: Connection, schema: Schema) -> None:
+    schema.source_states.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw records, model tables, cursors, sync runs, snapshots", _create_tables),
     Migration(2, "model records keyed by source and id; skipped records", _key_by_source),
     Migration(3, "pushed events received by webhook sources", _create_webhook_events),
+    Migration(4, "rate-limit pauses and failing-since times of sources", _create_source_states),
 )
 
 

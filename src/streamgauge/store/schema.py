@@ -131,6 +131,16 @@ class Schema:
             Column("rate_limit_remaining", Integer),
             Column("error", Text),
         )
+        # Per source, the pause its rate limit asked for and since when it has failed: kept so
+        # that a restarted process neither asks a paused API at once nor forgets how long a
+        # source has failed. A row with both empty is deleted.
+        self.source_states = Table(
+            "source_states",
+            md,
+            Column("source", Text, primary_key=True),
+            Column("paused_until", BigInteger),
+            Column("failing_since", BigInteger),
+        )
         self.snapshots = Table(
             "snapshots",
             md,

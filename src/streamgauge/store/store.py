@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from streamgauge.connectors.base import RawRecord, system_clock
 from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import DATASET_LISTS, KINDS, Dataset, Record
-from streamgauge.store import inbox, queries
+from streamgauge.store import inbox, queries, source_states
 from streamgauge.store.codec import LoadPools, RecordCodec, from_micros
 from streamgauge.store.engine import (
     WRITE_OPTION,
@@ -35,6 +35,7 @@ from streamgauge.store.types import (
     Skip,
     SkippedRecord,
     SourceHealth,
+    SourceState,
     StoreError,
     SyncRun,
     WriteResult,
@@ -322,6 +323,14 @@ class Store:
     def record_sync(self, run: SyncRun) -> None:
         with self._writing(f"logging the sync of {run.source}") as connection:
             queries.insert_sync_run(connection, self._schema, run)
+
+    def save_source_state(self, state: SourceState) -> None:
+        with self._writing(f"keeping the pause and failures of {state.source}") as connection:
+            source_states.save(connection, self._schema, state)
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self._reading() as connection:
+            return source_states.load(connection, self._schema)
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store a snapshot and drop all but the newest few."""

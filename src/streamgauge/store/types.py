@@ -87,6 +87,16 @@ class SkippedRecord:
     times: int
 
 
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the scheduler must remember of a source across restarts: until when its rate limit
+    paused it, and since when it has failed (None: not paused, not failing)."""
+
+    source: str
+    paused_until: datetime | None = None
+    failing_since: datetime | None = None
+
+
 class StoreError(Exception):
     """The store cannot do what was asked: unreachable, unsupported, or a data file from the future."""
 

@@ -16,9 +16,12 @@ from streamgauge.connectors.file.tracking import (
     change_of,
     dump_cursor,
     find_inode,
+    holds,
     identify,
+    is_copy,
     parse_cursor,
     same_inode,
+    unseen_rotations,
 )
 
 log = logging.getLogger(__name__)
@@ -114,25 +117,15 @@ class JsonLinesStream(Stream):
         # while its file is found renamed in the folder (see below).
         reader.states = {name: s for name, s in states.items() if name in infos}
         held = {(i.st_dev, i.st_ino) for i in infos.values()}
+        known = held | {(s.dev, s.ino or 0) for s in states.values() if s.dev is not None}
+        paths = dict(files)
         for name, state in sorted(states.items()):
-            if state.dev is None or (state.dev, state.ino) in held:
+            if state.dev is None:
                 continue
-            # The file read as `name` is no longer listed under any name: finish it first where
-            # it was rotated to, so lines written to it before the rotation are not lost.
-            moved = find_inode(str(self.folder_of(name)), state)
-            if moved is None:
-                if name in infos or name == self.path.name:
-                    log.warning(
-                        "%s: the file read before is gone; lines written to it after the "
-                        "last sync cannot be read",
-                        name,
-                    )
-                reader.states.pop(name, None)
-                continue
-            log.info("%s: finishing the rotated file %s from byte %d", name, moved, state.offset)
-            # Its state stays under its name: while the name is not listed again, the next
-            # sync reads on whatever the writer still appended to it.
-            yield from reader.read(name, Path(moved), state)
+            now = paths.get(name) if name in infos else None
+            if now is not None and same_inode(state, infos[name]) and holds(str(now), state):
+                continue  # the name holds the file read, grown or not: read on below
+            yield from self._rotated(name, state, reader, infos, held, known)
         for name, path in files:
             info = infos.get(name)
             if info is None:
@@ -140,6 +133,58 @@ class JsonLinesStream(Stream):
             start = self._start(name, info, states, infos, reader.states.get(name))
             yield from reader.read(name, path, start)
         yield reader.page()
+
+    def _rotated(
+        self,
+        name: str,
+        state: FileState,
+        reader: _Reader,
+        infos: dict[str, os.stat_result],
+        held: set[tuple[int, int]],
+        known: set[tuple[int, int]],
+    ) -> Iterator[Page]:
+        """The rest of the files ``name`` held since it was read: the file read, where it was
+        rotated to, then any file that held the name after it and was rotated too."""
+        folder = str(self.folder_of(name))
+        unseen = unseen_rotations(folder, Path(name).name, state, known)
+        continued = False  # whether the lines after the offset read were read from a file yet
+        if (state.dev, state.ino) not in held:
+            # The file read as `name` is no longer listed under any name: finish it first where
+            # it was rotated to, so lines written to it before the rotation are not lost.
+            moved = find_inode(folder, state)
+            if moved is None:
+                if not unseen and (name in infos or name == self.path.name):
+                    log.warning(
+                        "%s: the file read before is gone; lines written to it after the "
+                        "last sync cannot be read",
+                        name,
+                    )
+                reader.states.pop(name, None)
+            else:
+                log.info(
+                    "%s: finishing the rotated file %s from byte %d", name, moved, state.offset
+                )
+                # Its state stays under its name: while the name is not listed again, the next
+                # sync reads on whatever the writer still appended to it.
+                yield from reader.read(name, Path(moved), state)
+                continued = True
+        for path in unseen:
+            try:
+                with open(path, "rb") as fh:
+                    copy = not continued and is_copy(fh.fileno(), state)
+                    info = os.fstat(fh.fileno())
+            except OSError:
+                continue  # gone since it was found: nothing of it can be read
+            if copy:
+                # copytruncate: the copy holds what was read, then what was not yet
+                log.info("%s: reading on its copy %s from byte %d", name, path, state.offset)
+                start = dataclasses.replace(state, dev=info.st_dev, ino=info.st_ino)
+            else:
+                log.warning("%s: reading %s, a file that held the name since", name, path)
+                generation = reader.states.get(name, state).generation + 1
+                start = FileState(generation=generation)
+            yield from reader.read(name, Path(path), start)
+            continued = True
 
     def _start(
         self,

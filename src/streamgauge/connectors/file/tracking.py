@@ -38,6 +38,7 @@ class FileState:
     head: str | None = None  # sha256 of bytes [0, min(offset, FINGERPRINT_BYTES))
     tail: str | None = None  # sha256 of the FINGERPRINT_BYTES (or fewer) bytes before offset
     generation: int = 0
+    mtime: int | None = None  # the file's modification time (ns) when it was last read
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -85,7 +86,7 @@ def _state(value: Any) -> FileState | None:
         return FileState(offset=value, line=None)
     if not isinstance(value, dict) or not _is_count(value.get("offset")):
         return None
-    ints = {k: value.get(k) for k in ("line", "dev", "ino")}
+    ints = {k: value.get(k) for k in ("line", "dev", "ino", "mtime")}
     if not all(v is None or _is_count(v) for v in ints.values()):
         return None
     texts = {k: value.get(k) for k in ("head", "tail")}
@@ -118,7 +119,13 @@ def identify(fd: int, state: FileState, line: int) -> FileState:
     info = os.fstat(fd)
     head, tail = fingerprint(fd, state.offset)
     return dataclasses.replace(
-        state, line=line, dev=info.st_dev, ino=info.st_ino, head=head, tail=tail
+        state,
+        line=line,
+        dev=info.st_dev,
+        ino=info.st_ino,
+        head=head,
+        tail=tail,
+        mtime=info.st_mtime_ns,
     )
 
 
@@ -164,3 +171,57 @@ def find_inode(folder: str, state: FileState) -> str | None:
             # (its fingerprints no longer match) and reads it again from its start
             return entry.path
     return None
+
+
+def holds(path: str, state: FileState) -> bool:
+    """Whether ``path`` is still the file ``state`` read, unchanged up to its offset."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return change_of(fd, state) is None
+    finally:
+        os.close(fd)
+
+
+def is_copy(fd: int, state: FileState) -> bool:
+    """Whether the open file ``fd`` begins with what ``state`` read (a copy made by copytruncate)."""
+    if state.offset == 0 or state.head is None or os.fstat(fd).st_size < state.offset:
+        return False
+    return fingerprint(fd, state.offset) == (state.head, state.tail)
+
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
+
+
+def unseen_rotations(
+    folder: str, name: str, state: FileState, known: set[tuple[int, int]]
+) -> list[str]:
+    """Files rotated from the name ``name`` since ``state`` was read that no sync has seen.
+
+    A writer may replace a file and rotate the replacement away between two syncs: the
+    replacement then sits beside the name (``name.1``, ``name-20261203``) under an inode no
+    state knows. It is told from older rotations by having been modified at or after the time
+    the file read last was; compressed rotations are not lines and are left alone. Oldest first.
+    """
+    if state.mtime is None:
+        return []  # a cursor from before modification times were kept: nothing to compare
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    found: list[tuple[int, str]] = []
+    for entry in entries:
+        if not entry.name.startswith((f"{name}.", f"{name}-")) or entry.name.endswith(COMPRESSED):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in known or info.st_mtime_ns < state.mtime:
+            continue
+        found.append((info.st_mtime_ns, entry.path))
+    return [path for _, path in sorted(found)]
