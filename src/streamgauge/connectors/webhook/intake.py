@@ -39,8 +39,13 @@ log = logging.getLogger(__name__)
 # Headers never stored: they carry the credential itself (a bearer token) or a session.
 _NOT_STORED = frozenset({"authorization", "proxy-authorization", "cookie"})
 # Events normalized per transaction: small enough that a batch never holds the write lock
-# long while senders wait for their own commit.
-BATCH = 25
+# long while senders wait for their own commit, large enough that the queries of a batch
+# (pending events, ids of other sources, stored parts, the write) are paid once for many.
+BATCH = 100
+# Least seconds between two passes of the normalizer: under a burst, events gather between
+# passes and are normalized a batch at a time instead of a few per wake, each pass competing
+# with the receipts for the interpreter and the write lock.
+PASS_SPACING = 0.25
 # Least seconds between two recomputes asked for by pushed events: a burst of events costs
 # one computation (which holds the interpreter for a while) every so often, not one per batch;
 # Prometheus scrapes every 30 s or so anyway.
@@ -278,12 +283,15 @@ class Intake:
         """
 
         def run() -> None:
-            changed, last_call = False, 0.0
+            changed, last_call, last_pass = False, 0.0, 0.0
             while not self._stop.is_set():
                 self._wake.wait(timeout=1.0)
+                # the events sent meanwhile join this pass: they are stored, only not mapped yet
+                self._stop.wait(max(0.0, last_pass + PASS_SPACING - time.monotonic()))
                 self._wake.clear()
                 if self._stop.is_set():
                     break
+                last_pass = time.monotonic()
                 try:
                     outcome = self.normalize_pending()
                 except StoreError as exc:
