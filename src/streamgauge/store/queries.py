@@ -113,7 +113,7 @@ def health(connection: Connection, schema: Schema) -> list[SourceHealth]:
     )
     for source, reason, times in connection.execute(per_reason):
         by_reason.setdefault(source, []).append((reason, int(times)))
-    return [
+    logged = [
         SourceHealth(
             source=source,
             last_success_at=from_micros(last_ok) if last_ok is not None else None,
@@ -127,6 +127,23 @@ def health(connection: Connection, schema: Schema) -> list[SourceHealth]:
         )
         for source, last_ok, errors, records, skipped, calls, newest, error_id in rows
     ]
+    # A pushed source logs no sync run, yet the records skipped from its events count the same.
+    pushed = [
+        SourceHealth(
+            source=source,
+            last_success_at=None,
+            errors_total=0,
+            records_total=0,
+            skipped_total=sum(n for _, n in reasons),
+            api_calls_total=0,
+            rate_limit_remaining=None,
+            last_error=None,
+            skipped_by_reason=tuple(reasons),
+        )
+        for source, reasons in by_reason.items()
+        if source not in {h.source for h in logged}
+    ]
+    return sorted(logged + pushed, key=lambda h: h.source)
 
 
 def skipped_records(

@@ -198,6 +198,26 @@ class Store:
 
     # --- writing --------------------------------------------------------------------------
 
+    @contextmanager
+    def _refusing(self, what: str) -> Iterator[Connection]:
+        """A write transaction whose refused value is raised as :class:`RecordRefused` (to be
+        retried without the record at fault) and any other failure as :class:`StoreError`."""
+        try:
+            with self._write_transaction() as connection:
+                yield connection
+        except (UnicodeError, OverflowError, RecursionError) as exc:
+            # Raised by the driver while binding a value, before the database saw the batch.
+            raise RecordRefused(
+                f"{what} failed and none of it was kept: "
+                f"a value cannot be stored ({type(exc).__name__})"
+            ) from exc
+        except SQLAlchemyError as exc:
+            if _refuses_a_value(exc):
+                raise RecordRefused(
+                    f"{what} failed and none of it was kept: {reason(exc)}"
+                ) from exc
+            raise self._failed(exc, f"{what} (none of it was kept)") from None
+
     def write_batch(
         self,
         *,
@@ -210,27 +230,12 @@ class Store:
     ) -> WriteResult:
         """Raws, model records, the skipped records they came with and the cursor in one
         transaction: all of it is kept or none."""
-        what = f"writing a batch of {source}/{stream} (none of it was kept)"
-        try:
-            with self._write_transaction() as connection:
-                write_raws(connection, self._schema, source, raws)
-                result = write_records(connection, self._schema, self._codecs, records)
-                write_skips(connection, self._schema, source, skips, self._clock())
-                if cursor is not None:
-                    write_cursor(connection, self._schema, source, stream, cursor, self._clock())
-        except (UnicodeError, OverflowError, RecursionError) as exc:
-            # Raised by the driver while binding a value, before the database saw the batch.
-            raise RecordRefused(
-                f"writing a batch of {source}/{stream} failed and none of it was kept: "
-                f"a value cannot be stored ({type(exc).__name__})"
-            ) from exc
-        except SQLAlchemyError as exc:
-            if _refuses_a_value(exc):
-                raise RecordRefused(
-                    f"writing a batch of {source}/{stream} failed and none of it was kept: "
-                    f"{reason(exc)}"
-                ) from exc
-            raise self._failed(exc, what) from None
+        with self._refusing(f"writing a batch of {source}/{stream}") as connection:
+            write_raws(connection, self._schema, source, raws)
+            result = write_records(connection, self._schema, self._codecs, records)
+            write_skips(connection, self._schema, source, skips, self._clock())
+            if cursor is not None:
+                write_cursor(connection, self._schema, source, stream, cursor, self._clock())
         return result
 
     # --- pushed events ---------------------------------------------------------------------
@@ -295,13 +300,19 @@ class Store:
             return inbox.records_by_id(connection, self._schema, codec, kind, ids)
 
     def finish_events(
-        self, outcomes: Sequence[inbox.EventOutcome], records: Sequence[Record]
+        self,
+        outcomes: Sequence[inbox.EventOutcome],
+        records: Sequence[Record],
+        *,
+        source: str = "",
+        skips: Sequence[Skip] = (),
     ) -> WriteResult:
-        """The records normalized from some events and the events' new status, in one
-        transaction: a crash in between leaves the events pending, to be normalized again."""
-        what = f"storing {len(records)} records of pushed events (none of it was kept)"
-        with self._writing(what) as connection:
+        """The records normalized from some events, the records skipped from them and the
+        events' new status, in one transaction: a crash in between leaves the events pending,
+        to be normalized again. A value the database refuses raises :class:`RecordRefused`."""
+        with self._refusing(f"storing {len(records)} records of pushed events") as connection:
             result = write_records(connection, self._schema, self._codecs, records)
+            write_skips(connection, self._schema, source, skips, self._clock())
             inbox.mark_events(connection, self._schema, outcomes)
         return result
 

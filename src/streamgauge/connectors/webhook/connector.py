@@ -65,7 +65,8 @@ class WebhookConnector(Connector):
         try:
             read = envelope.read(content_type, headers, body)
         except envelope.EnvelopeError as exc:
-            raise SkippableRecord(str(exc)) from None
+            reason = exc.reason if exc.reason == envelope.TOO_DEEP else "malformed"
+            raise SkippableRecord(str(exc), reason=reason) from None
         if read.cdevent is not None:
             records = self.mapper.records(read.cdevent)
             return None if records is None else Normalized(records, partial=True)

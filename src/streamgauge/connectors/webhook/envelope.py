@@ -21,6 +21,9 @@ from typing import Any
 
 STRUCTURED = "application/cloudevents+json"
 JSON_TYPES = frozenset({"application/json", "text/json"})
+# The reason of a body nested too deep to parse: kept (under the digest of its body) and skipped
+# as too_deep when normalized, like any record out of bounds, rather than refused.
+TOO_DEEP = "too_deep"
 LINES_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/json-lines"})
 
 
@@ -58,6 +61,8 @@ def _json(body: bytes) -> Any:
         raise EnvelopeError(400, "unparseable", f"the body is not UTF-8 ({exc.reason})") from None
     except ValueError as exc:
         raise EnvelopeError(400, "unparseable", f"the body is not JSON ({exc})") from None
+    except RecursionError:
+        raise EnvelopeError(400, TOO_DEEP, "the body is JSON nested too deep to read") from None
 
 
 def _ce_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -74,7 +79,7 @@ def _cdevent_key(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _fallback_key(headers: Mapping[str, str], body: bytes) -> str:
+def fallback_key(headers: Mapping[str, str], body: bytes) -> str:
     webhook_id = headers.get("webhook-id")
     if webhook_id:
         return "webhook-id:" + webhook_id
@@ -105,10 +110,10 @@ def read(content_type: str, headers: Mapping[str, str], body: bytes) -> Envelope
         key = _cdevent_key(cdevent)
         if key is None and isinstance(event.get("source"), str) and event.get("id"):
             key = "cloudevent:" + json.dumps([event["source"], str(event["id"])])
-        return Envelope(key or _fallback_key(headers, body), cdevent=cdevent)
+        return Envelope(key or fallback_key(headers, body), cdevent=cdevent)
     if kind in LINES_TYPES:
         lines = [line for line in body.split(b"\n") if line.strip()]
-        return Envelope(_fallback_key(headers, body), records=[_json(line) for line in lines])
+        return Envelope(fallback_key(headers, body), records=[_json(line) for line in lines])
     if kind not in JSON_TYPES:
         raise EnvelopeError(
             415,
@@ -124,9 +129,9 @@ def read(content_type: str, headers: Mapping[str, str], body: bytes) -> Envelope
         ce_source, ce_id = _ce_header(headers, "source"), _ce_header(headers, "id")
         if key is None and ce_source and ce_id:
             key = "cloudevent:" + json.dumps([ce_source, ce_id])
-        return Envelope(key or _fallback_key(headers, body), cdevent=value)
+        return Envelope(key or fallback_key(headers, body), cdevent=value)
     if isinstance(value, dict) and "context" in value and "subject" in value:
-        return Envelope(_cdevent_key(value) or _fallback_key(headers, body), cdevent=value)
+        return Envelope(_cdevent_key(value) or fallback_key(headers, body), cdevent=value)
     if isinstance(value, list):
-        return Envelope(_fallback_key(headers, body), records=value)
-    return Envelope(_fallback_key(headers, body), records=[value])
+        return Envelope(fallback_key(headers, body), records=value)
+    return Envelope(fallback_key(headers, body), records=[value])

@@ -15,14 +15,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from streamgauge.connectors.base import Clock, SkippableRecord, system_clock
+from streamgauge.connectors.base import Clock, RawRecord, system_clock
 from streamgauge.connectors.webhook import envelope
 from streamgauge.connectors.webhook.auth import AuthError, verify
 from streamgauge.connectors.webhook.connector import WebhookConnector
 from streamgauge.connectors.webhook.counters import WebhookCounters
-from streamgauge.connectors.webhook.merge import merge
-from streamgauge.model import Change, Incident, Record
-from streamgauge.store import Store, StoreError
+from streamgauge.connectors.webhook.normalizing import STREAM, Batch, normalize_events
+from streamgauge.intake import make_skip
+from streamgauge.store import RecordRefused, Store, StoreError
+from streamgauge.store.bounds import RecordLimits, SkipReason, printable
 from streamgauge.store.inbox import (
     IGNORED,
     MALFORMED,
@@ -38,8 +39,13 @@ log = logging.getLogger(__name__)
 # Headers never stored: they carry the credential itself (a bearer token) or a session.
 _NOT_STORED = frozenset({"authorization", "proxy-authorization", "cookie"})
 # Events normalized per transaction: small enough that a batch never holds the write lock
-# long while senders wait for their own commit.
-BATCH = 25
+# long while senders wait for their own commit, large enough that the queries of a batch
+# (pending events, ids of other sources, stored parts, the write) are paid once for many.
+BATCH = 100
+# Least seconds between two passes of the normalizer: under a burst, events gather between
+# passes and are normalized a batch at a time instead of a few per wake, each pass competing
+# with the receipts for the interpreter and the write lock.
+PASS_SPACING = 0.25
 # Least seconds between two recomputes asked for by pushed events: a burst of events costs
 # one computation (which holds the interpreter for a while) every so often, not one per batch;
 # Prometheus scrapes every 30 s or so anyway.
@@ -144,6 +150,7 @@ class Intake:
         *,
         clock: Clock = system_clock,
         commits: GroupCommit | None = None,
+        limits: RecordLimits | None = None,
     ) -> None:
         self.connector = connector
         self.store = store
@@ -152,6 +159,7 @@ class Intake:
         self.source = connector.name
         self.max_body = connector.webhook.max_body
         self.commits = commits or GroupCommit(store)
+        self.limits = limits or RecordLimits()
         self._normalizing = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -169,11 +177,14 @@ class Intake:
         except AuthError as exc:
             return self._reject(401, exc.reason, str(exc))
         try:
-            read = envelope.read(content_type, headers, body)
+            dedup_key = envelope.read(content_type, headers, body).dedup_key
         except envelope.EnvelopeError as exc:
-            return self._reject(exc.status, exc.reason, str(exc))
+            if exc.reason != envelope.TOO_DEEP:
+                return self._reject(exc.status, exc.reason, str(exc))
+            # kept, to be skipped as too_deep by the normalizer and looked at: not lost
+            dedup_key = envelope.fallback_key(headers, body)
         kept = {k: v for k, v in headers.items() if k not in _NOT_STORED}
-        receipt = Receipt(self.source, read.dedup_key, content_type, kept, body)
+        receipt = Receipt(self.source, dedup_key, content_type, kept, body)
         try:
             new = self.commits.keep(receipt)
         except StoreError as exc:
@@ -223,50 +234,44 @@ class Intake:
         return total
 
     def _batch(self, events: list[PushedEvent]) -> NormalizeOutcome:
-        outcomes: list[EventOutcome] = []
-        partial: list[Record] = []
-        whole: list[Record] = []
-        for event in events:
-            try:
-                normalized = self.connector.normalize_request(
-                    event.content_type, event.headers, event.body
+        batch = normalize_events(
+            self.connector, self.store, events, now=self.clock(), limits=self.limits
+        )
+        try:
+            written = self.store.finish_events(
+                batch.outcomes, batch.records, source=self.source, skips=batch.skips
+            )
+        except RecordRefused as exc:
+            if len(events) > 1:
+                # halves on their own, down to the one event whose records the store refuses
+                half = len(events) // 2
+                first, second = self._batch(events[:half]), self._batch(events[half:])
+                return NormalizeOutcome(
+                    first.events + second.events,
+                    first.normalized + second.normalized,
+                    first.ignored + second.ignored,
+                    first.malformed + second.malformed,
+                    first.written + second.written,
                 )
-            except SkippableRecord as exc:
-                log.warning("%s: event %d kept as malformed: %s", self.source, event.id, exc)
-                outcomes.append(EventOutcome(event.id, MALFORMED, str(exc)))
-                continue
-            if normalized is None:
-                outcomes.append(EventOutcome(event.id, IGNORED))
-                continue
-            (partial if normalized.partial else whole).extend(normalized.records)
-            if normalized.errors:
-                error = "; ".join(normalized.errors[:5])
-                log.warning("%s: event %d: records skipped: %s", self.source, event.id, error)
-                outcomes.append(EventOutcome(event.id, MALFORMED, error))
-            else:
-                outcomes.append(EventOutcome(event.id, NORMALIZED))
-        records = self._merged(partial, whole)
-        written = self.store.finish_events(outcomes, records)
-        counts = Counter(o.status for o in outcomes)
+            batch = self._refused(events[0], batch, str(exc))
+            written = self.store.finish_events(
+                batch.outcomes, [], source=self.source, skips=batch.skips
+            )
+        counts = Counter(o.status for o in batch.outcomes)
         for status, n in counts.items():
             self.counters.add(self.source, status, n)
-        self.counters.add_pending(self.source, -len(outcomes))
+        self.counters.add_pending(self.source, -len(batch.outcomes))
         return NormalizeOutcome(
             len(events), counts[NORMALIZED], counts[IGNORED], counts[MALFORMED], written
         )
 
-    def _merged(self, partial: list[Record], whole: list[Record]) -> list[Record]:
-        """Whole records as given (the last of an id wins); parts merged with what is stored."""
-        out: dict[str, Record] = {r.id: r for r in whole}
-        mergeable = [r for r in partial if isinstance(r, Change | Incident)]
-        stored: dict[str, Record] = {}
-        for kind in {r.kind for r in mergeable}:
-            ids = [r.id for r in mergeable if r.kind == kind and r.id not in out]
-            stored.update(self.store.records_by_id(kind, ids))
-        for record in partial:
-            before = out.get(record.id) or stored.get(record.id)
-            out[record.id] = merge(before, record) if before is not None else record
-        return list(out.values())
+    def _refused(self, event: PushedEvent, batch: Batch, error: str) -> Batch:
+        """The one event whose records the store refused, kept as malformed, its records
+        skipped as write_failed."""
+        log.warning("%s: event %d kept as malformed: %s", self.source, event.id, error)
+        where = RawRecord(STREAM, f"event {event.id}", {}, event.received_at, event.dedup_key)
+        refused = make_skip(where, SkipReason.WRITE_FAILED, error)
+        return Batch([EventOutcome(event.id, MALFORMED, printable(error, 1000))], [], [refused])
 
     # --- the background normalizer ----------------------------------------------------------
 
@@ -278,12 +283,15 @@ class Intake:
         """
 
         def run() -> None:
-            changed, last_call = False, 0.0
+            changed, last_call, last_pass = False, 0.0, 0.0
             while not self._stop.is_set():
                 self._wake.wait(timeout=1.0)
+                # the events sent meanwhile join this pass: they are stored, only not mapped yet
+                self._stop.wait(max(0.0, last_pass + PASS_SPACING - time.monotonic()))
                 self._wake.clear()
                 if self._stop.is_set():
                     break
+                last_pass = time.monotonic()
                 try:
                     outcome = self.normalize_pending()
                 except StoreError as exc:
