@@ -1,0 +1,194 @@
+"""The compute benchmark's store: a simulated organisation generated once, cached, moved to now.
+
+The organisation comes from the demo connector with a fixed end (:data:`END`), so the same
+parameters always give the same records and a generated store can be kept: under
+``benchmarks/out/compute/<key>/`` by default, ``key`` naming the record count, seed, teams and
+how many records are held back. Each run copies it and shifts every timestamp column of the
+copy by ``now - END`` (one ``UPDATE`` per table), so the store the run measures ends at the
+moment it runs and ``streamgauge serve`` sees full windows on the real clock. The held-back
+records (the newest ones) are shifted the same way when they are read.
+
+With ``--store postgresql`` the shifted copy is then written into a schema of its own on the
+local PostgreSQL server (``sg_bench_<pid>`` in database ``test``), created for the run and
+dropped after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, delete, make_url, update
+from sqlalchemy.pool import NullPool
+
+from streamgauge.config import Settings
+from streamgauge.connectors.base import SyncContext
+from streamgauge.connectors.demo import DemoConfig, DemoConnector
+from streamgauge.connectors.demo.config import team_names
+from streamgauge.model import KINDS, Record, from_json, to_json
+from streamgauge.store import Store
+from streamgauge.store.schema import Schema
+
+RECORDS_PER_TEAM_DAY = 53.5  # what the demo's default rates produce
+END = datetime(2026, 7, 1, tzinfo=UTC)
+LABELLED_TEAMS = 10  # label values stay bounded whatever the organisation's size
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CACHE = Path(__file__).resolve().parent / "out" / "compute"
+
+
+def org_size(records: int, teams: int | None = None) -> tuple[int, int]:
+    """(teams, days) of a demo organisation of about ``records`` records."""
+    teams = teams or max(1, round(records / (RECORDS_PER_TEAM_DAY * 180)))
+    # a short history holds proportionally fewer records (its first days finish little)
+    days = max(7, min(180, round(records / (RECORDS_PER_TEAM_DAY * teams)) + 4))
+    return teams, days
+
+
+def bench_settings(teams: int) -> Settings:
+    names = team_names(min(teams, LABELLED_TEAMS))
+    return Settings(teams={n: {"apps": [f"{n}-api", f"{n}-web"]} for n in names})
+
+
+def bench_teams(teams: int) -> dict[str, dict[str, list[str]]]:
+    """The ``teams`` section of the benchmark's configuration file."""
+    names = team_names(min(teams, LABELLED_TEAMS))
+    return {n: {"apps": [f"{n}-api", f"{n}-web"]} for n in names}
+
+
+def _latest(record: Record) -> datetime:
+    times = [getattr(record, f.name) for f in fields(record)]
+    return max(t for t in times if isinstance(t, datetime))
+
+
+def generate(
+    folder: Path, records: int, held_back: int, seed: int, teams: int | None = None
+) -> None:
+    """Write the store ``folder/bench.db`` and the held-back records ``folder/new.jsonl``."""
+    teams, days = org_size(records, teams)
+    config = DemoConfig.model_validate(
+        {
+            "name": "demo",
+            "type": "demo",
+            "seed": seed,
+            "teams": teams,
+            "start": (END - timedelta(days=days)).isoformat(),
+        }
+    )
+    demo = DemoConnector(config, Settings())
+    data: list[Record] = []
+    ctx = SyncContext(source="demo", started_at=END, cursors={})
+    for stream in demo.streams():
+        for page in stream.read(None, ctx):
+            for raw in page.raws:
+                data.extend(demo.normalize(raw))
+    data.sort(key=lambda r: (_latest(r), r.id))
+    kept, new = data[: len(data) - held_back], data[len(data) - held_back :]
+    with Store.open(f"sqlite:///{folder / 'bench.db'}") as store:
+        for begin in range(0, len(kept), 20000):
+            chunk = kept[begin : begin + 20000]
+            store.write_batch(source="demo", stream="bench", raws=[], records=chunk, cursor=None)
+    with (folder / "new.jsonl").open("w", encoding="utf-8") as out:
+        for record in new:
+            out.write(json.dumps(to_json(record)) + "\n")
+    meta = {"teams": teams, "days": days, "now": _latest(kept[-1]).isoformat(), "end": str(END)}
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def cache_folder(root: Path, records: int, seed: int, held_back: int) -> Path:
+    """Where the store of these parameters is kept (the generator's end is fixed)."""
+    teams, days = org_size(records)
+    return root / f"r{records}-s{seed}-t{teams}-d{days}-h{held_back}"
+
+
+def shift_store(url: str, delta: timedelta) -> None:
+    """Move every timestamp of the store at ``url`` by ``delta``."""
+    micros = round(delta.total_seconds() * 1_000_000)
+    schema = Schema()
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as connection:
+        for kind in KINDS:
+            table = schema.models[kind]
+            stamps = [s.name for s in schema.specs[kind] if s.form == "datetime"]
+            # NULL + delta stays NULL: a time not known stays unknown
+            connection.execute(update(table).values({c: table.c[c] + micros for c in stamps}))
+        connection.execute(delete(schema.snapshots))
+    engine.dispose()
+
+
+def shifted(record: Record, delta: timedelta) -> Record:
+    changes = {
+        f.name: getattr(record, f.name) + delta
+        for f in fields(record)
+        if isinstance(getattr(record, f.name), datetime)
+    }
+    return dataclasses.replace(record, **changes)
+
+
+def held_back(folder: Path, delta: timedelta) -> list[Record]:
+    with (folder / "new.jsonl").open(encoding="utf-8") as lines:
+        return [shifted(from_json(json.loads(line)), delta) for line in lines]
+
+
+def cached_meta(cached: Path) -> tuple[datetime, int]:
+    """When the cached organisation ends (its held-back records included), and its teams."""
+    meta = json.loads((cached / "meta.json").read_text())
+    return datetime.fromisoformat(meta["end"]), int(meta["teams"])
+
+
+def work_copy(cached: Path, work: Path) -> None:
+    shutil.copyfile(cached / "bench.db", work)
+
+
+@contextmanager
+def postgres_schema(name: str) -> Iterator[str]:
+    """A fresh schema on the local PostgreSQL server; yields its URL, drops it at the end."""
+    base = make_url(PG_URL)
+    admin = create_engine(base, poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={name}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        admin.dispose()
+
+
+def copy_records(source_url: str, target_url: str, chunk: int = 20000) -> int:
+    """Write every model record of one store into another, a chunk at a time."""
+    copied = 0
+    with Store.open(source_url) as source, Store.open(target_url) as target:
+        for kind in KINDS:
+            batch: list[Record] = []
+            for record in source.iter_records(kind):
+                batch.append(record)
+                if len(batch) == chunk:
+                    target.write_batch(
+                        source="demo", stream="bench", raws=[], records=batch, cursor=None
+                    )
+                    copied += len(batch)
+                    batch = []
+            if batch:
+                target.write_batch(
+                    source="demo", stream="bench", raws=[], records=batch, cursor=None
+                )
+                copied += len(batch)
+    return copied
+
+
+def drop_snapshots(url: str) -> None:
+    """Delete the stored snapshots, so a started server has only its own computation to serve."""
+    with Store.open(url):
+        pass  # migrations first: the table exists
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.execute(delete(Schema().snapshots))
+    engine.dispose()
