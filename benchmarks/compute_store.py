@@ -16,6 +16,8 @@ dropped after it.
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
@@ -81,23 +83,38 @@ def generate(
         }
     )
     demo = DemoConnector(config, Settings())
-    data: list[Record] = []
     ctx = SyncContext(source="demo", started_at=END, cursors={})
-    for stream in demo.streams():
-        for page in stream.read(None, ctx):
-            for raw in page.raws:
-                data.extend(demo.normalize(raw))
-    data.sort(key=lambda r: (_latest(r), r.id))
-    kept, new = data[: len(data) - held_back], data[len(data) - held_back :]
+    # The newest ``held_back`` records stay in a heap; every other one goes to the store as it
+    # comes, so ten million records never sit in one list.
+    newest: list[tuple[datetime, str, int, Record]] = []
+    order = itertools.count()  # ties never reach the records
+    pending: list[Record] = []
+    latest = datetime.min.replace(tzinfo=UTC)
     with Store.open(f"sqlite:///{folder / 'bench.db'}") as store:
-        for begin in range(0, len(kept), 20000):
-            chunk = kept[begin : begin + 20000]
-            store.write_batch(source="demo", stream="bench", raws=[], records=chunk, cursor=None)
+        for stream in demo.streams():
+            for page in stream.read(None, ctx):
+                for raw in page.raws:
+                    for record in demo.normalize(raw):
+                        entry = (_latest(record), record.id, next(order), record)
+                        if len(newest) < held_back:
+                            heapq.heappush(newest, entry)
+                            continue
+                        older = heapq.heappushpop(newest, entry) if held_back else entry
+                        pending.append(older[3])
+                        latest = max(latest, older[0])
+                        if len(pending) == 20000:
+                            _write(store, pending)
+                            pending = []
+        _write(store, pending)
     with (folder / "new.jsonl").open("w", encoding="utf-8") as out:
-        for record in new:
+        for *_, record in sorted(newest, key=lambda e: (e[0], e[1])):
             out.write(json.dumps(to_json(record)) + "\n")
-    meta = {"teams": teams, "days": days, "now": _latest(kept[-1]).isoformat(), "end": str(END)}
+    meta = {"teams": teams, "days": days, "now": latest.isoformat(), "end": END.isoformat()}
     (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def _write(store: Store, records: list[Record]) -> None:
+    store.write_batch(source="demo", stream="bench", raws=[], records=records, cursor=None)
 
 
 def cache_folder(root: Path, records: int, seed: int, held_back: int) -> Path:
