@@ -44,12 +44,20 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CACHE = Path(__file__).resolve().parent / "out" / "compute"
 
 
+MAX_TEAMS = 500  # the demo connector's limit
+
+
 def org_size(records: int, teams: int | None = None) -> tuple[int, int]:
     """(teams, days) of a demo organisation of about ``records`` records."""
-    teams = teams or max(1, round(records / (RECORDS_PER_TEAM_DAY * 180)))
+    teams = teams or min(MAX_TEAMS, max(1, round(records / (RECORDS_PER_TEAM_DAY * 180))))
     # a short history holds proportionally fewer records (its first days finish little)
     days = max(7, min(180, round(records / (RECORDS_PER_TEAM_DAY * teams)) + 4))
     return teams, days
+
+
+def busier(records: int, teams: int, days: int) -> float:
+    """How much busier than the demo's defaults each team is, past the connector's team limit."""
+    return max(1.0, round(records / (RECORDS_PER_TEAM_DAY * teams * days), 2))
 
 
 def bench_settings(teams: int) -> Settings:
@@ -73,6 +81,7 @@ def generate(
 ) -> None:
     """Write the store ``folder/bench.db`` and the held-back records ``folder/new.jsonl``."""
     teams, days = org_size(records, teams)
+    factor = busier(records, teams, days)
     config = DemoConfig.model_validate(
         {
             "name": "demo",
@@ -80,6 +89,10 @@ def generate(
             "seed": seed,
             "teams": teams,
             "start": (END - timedelta(days=days)).isoformat(),
+            # past 500 teams each team does more: items, and so changes and deployments
+            "items_per_team_per_day": 3.0 * factor,
+            "deployments_per_app_per_day": 2.0 * factor,
+            "staging_deployments_per_app_per_day": 3.0 * factor,
         }
     )
     demo = DemoConnector(config, Settings())
@@ -120,7 +133,9 @@ def _write(store: Store, records: list[Record]) -> None:
 def cache_folder(root: Path, records: int, seed: int, held_back: int) -> Path:
     """Where the store of these parameters is kept (the generator's end is fixed)."""
     teams, days = org_size(records)
-    return root / f"r{records}-s{seed}-t{teams}-d{days}-h{held_back}"
+    factor = busier(records, teams, days)
+    busy = f"-x{factor}" if factor > 1 else ""
+    return root / f"r{records}-s{seed}-t{teams}-d{days}{busy}-h{held_back}"
 
 
 def shift_store(url: str, delta: timedelta) -> None:
