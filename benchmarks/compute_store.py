@@ -103,6 +103,8 @@ def generate(
     order = itertools.count()  # ties never reach the records
     pending: list[Record] = []
     latest = datetime.min.replace(tzinfo=UTC)
+    for stale in ("bench.db", "bench.db-wal", "bench.db-shm"):  # an interrupted generation's
+        (folder / stale).unlink(missing_ok=True)
     with Store.open(f"sqlite:///{folder / 'bench.db'}") as store:
         for stream in demo.streams():
             for page in stream.read(None, ctx):
