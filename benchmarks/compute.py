@@ -32,6 +32,7 @@ import gc
 import http.client
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -46,6 +47,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import compute_profile
 from compute_store import (
     CACHE,
     LABELLED_TEAMS,
@@ -178,16 +180,22 @@ def snapshot_history(snapshot: Snapshot) -> dict[str, float]:
     return sums
 
 
-def restart(config: Path, url: str, memory: Memory, log: Path) -> tuple[float, dict[str, float]]:
-    """Seconds from starting ``serve`` to /readyz 200 with its own snapshot, and its counters."""
+def restart(
+    config: Path, url: str, memory: Memory, log: Path, profile: Path | None = None
+) -> tuple[float, dict[str, float]]:
+    """Seconds from starting ``serve`` to /readyz 200 with its own snapshot, and its counters.
+
+    With ``profile``, ``serve`` runs under py-spy and neither its time nor its memory counts.
+    """
     drop_snapshots(url)
     port = int(yaml.safe_load(config.read_text())["server"]["port"])
     held = memory.current_mb()
+    prefix = compute_profile.command(profile) if profile is not None else []
     started = time.time()
     began = time.perf_counter()
     with log.open("ab") as errors:
         child = subprocess.Popen(
-            [sys.executable, "-m", "streamgauge", "serve", "--config", str(config)],
+            [*prefix, sys.executable, "-m", "streamgauge", "serve", "--config", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
@@ -205,13 +213,19 @@ def restart(config: Path, url: str, memory: Memory, log: Path) -> tuple[float, d
         seconds = time.perf_counter() - began
         _, text = get(port, "/metrics")
     finally:
-        child.terminate()
-        code = memory.wait("serve", child, held)
+        if profile is None:
+            child.terminate()
+            code = memory.wait("serve", child, held)
+        else:  # stop the profiled server; py-spy then writes its file and ends
+            served = compute_profile.served_pid(child)
+            if served is not None:
+                os.kill(served, signal.SIGTERM)
+            code = child.wait()
     stamp = [ln for ln in text.splitlines() if ln.startswith("streamgauge_snapshot_timestamp")]
     served_at = float(stamp[0].rsplit(" ", 1)[1]) if stamp else 0.0
     if served_at < started:
         raise SystemExit(f"serve was ready with a snapshot from before its start ({served_at})")
-    if code not in (0, -15):
+    if code not in (0, -signal.SIGTERM):
         raise SystemExit(f"serve stopped with {code}; see {log}")
     return seconds, whole_history(text)
 
@@ -263,6 +277,10 @@ def measure(folder: Path, cached: Path, url: str, args: argparse.Namespace, memo
         restarts.append(seconds)
         print(f"restart_run_s={seconds:.2f}", flush=True)
     print(f"peak_rss_serve_mb={memory.children['serve']:.0f}", flush=True)
+    if args.profile is not None:
+        seconds, _ = restart(config, url, memory, log, args.profile)
+        print(f"profiled_restart_s={seconds:.2f}", flush=True)
+        compute_profile.print_summary(args.profile)
 
     with Store.open(url) as store:
         began = time.perf_counter()
@@ -348,6 +366,7 @@ def main() -> None:
     parser.add_argument("--backfill-since", default="90d")
     parser.add_argument("--backfill-step", default="1h")
     parser.add_argument("--quick", action="store_true", help="a tiny run, for a smoke test")
+    parser.add_argument("--profile", type=Path, help="py-spy stacks of one more restart here")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--held-back", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
