@@ -14,8 +14,8 @@ on each run so that it ends now) is measured as a user meets it:
   each batch of 1,000 new records written to the store: reading what changed plus the new
   snapshot (median and max of ``--updates``, at least five);
 * ``peak_rss_mb``: the largest of this process's peak resident memory and, for each measured
-  child (``serve``, ``backfill``), the child's own peak (``wait4``) plus what this process held
-  when the child started. The store's generation, the demo's sync and the database server are
+  child (``serve``, ``backfill``), the child's own peak (``VmHWM``) plus what this process held
+  meanwhile. The store's generation, the demo's sync and the database server are
   not counted;
 * ``backfill_90d_s``: ``streamgauge backfill --since 90d --step 1h`` of a demo store made by
   ``streamgauge sync`` of the built-in demo configuration.
@@ -31,6 +31,7 @@ import argparse
 import gc
 import http.client
 import os
+import re
 import resource
 import signal
 import socket
@@ -38,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,7 +108,12 @@ def calculator_size(calculator: Calculator) -> int:
 
 
 class Memory:
-    """Peak resident memory of this process and of the children it measures, in MB."""
+    """Peak resident memory of this process and of the children it measures, in MB.
+
+    A child's peak is its ``VmHWM`` (/proc), read every 50 ms while it runs: ``wait4``'s
+    ``ru_maxrss`` would not do, as Linux counts in it the copy of this process the child was
+    forked from.
+    """
 
     def __init__(self) -> None:
         self.children: dict[str, float] = {}
@@ -116,17 +123,34 @@ class Memory:
         with open("/proc/self/statm", encoding="ascii") as statm:
             return int(statm.read().split()[1]) * PAGE / 2**20
 
-    def wait(self, name: str, child: subprocess.Popen[Any], held_mb: float) -> int:
-        """Reap ``child``; its peak plus ``held_mb`` (this process meanwhile) is kept."""
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        peak = usage.ru_maxrss / 1024 + held_mb
-        self.children[name] = max(self.children.get(name, 0.0), peak)
-        return child.returncode
+    @staticmethod
+    def _hwm_mb(pid: int) -> float | None:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return None
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(found.group(1)) / 1024 if found else None
+
+    def watch(self, name: str, child: subprocess.Popen[Any]) -> threading.Thread:
+        """Follow ``child``'s peak, plus what this process holds meanwhile, until it ends."""
+
+        def follow() -> None:
+            while child.poll() is None:
+                peak = self._hwm_mb(child.pid)
+                if peak is not None:
+                    total = peak + self.current_mb()
+                    self.children[name] = max(self.children.get(name, 0.0), total)
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=follow, daemon=True)
+        watcher.start()
+        return watcher
 
     def peak_mb(self) -> float:
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return max(own, *self.children.values()) if self.children else own
+        counted = [v for k, v in self.children.items() if k != "profiled"]
+        return max(own, *counted) if counted else own
 
 
 # --- restart -------------------------------------------------------------------------------
@@ -189,7 +213,6 @@ def restart(
     """
     drop_snapshots(url)
     port = int(yaml.safe_load(config.read_text())["server"]["port"])
-    held = memory.current_mb()
     prefix = compute_profile.command(profile) if profile is not None else []
     started = time.time()
     began = time.perf_counter()
@@ -199,6 +222,7 @@ def restart(
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
+    watcher = memory.watch("profiled" if profile else "serve", child)
     try:
         while True:
             if child.poll() is not None:
@@ -214,13 +238,15 @@ def restart(
         _, text = get(port, "/metrics")
     finally:
         if profile is None:
+            time.sleep(0.1)  # one more look at its peak
             child.terminate()
-            code = memory.wait("serve", child, held)
+            code = child.wait()
         else:  # stop the profiled server; py-spy then writes its file and ends
             served = compute_profile.served_pid(child)
             if served is not None:
                 os.kill(served, signal.SIGTERM)
             code = child.wait()
+        watcher.join()
     stamp = [ln for ln in text.splitlines() if ln.startswith("streamgauge_snapshot_timestamp")]
     served_at = float(stamp[0].rsplit(" ", 1)[1]) if stamp else 0.0
     if served_at < started:
@@ -248,7 +274,6 @@ def backfill(folder: Path, args: argparse.Namespace, memory: Memory, url: str | 
     command = [sys.executable, "-m", "streamgauge"]
     subprocess.run([*command, "sync", *common], env=env, check=True, stdout=subprocess.DEVNULL)
     out = folder / "backfill.om"
-    held = memory.current_mb()
     began = time.perf_counter()
     span = ["--since", args.backfill_since, "--step", args.backfill_step]
     child = subprocess.Popen(
@@ -256,8 +281,10 @@ def backfill(folder: Path, args: argparse.Namespace, memory: Memory, url: str | 
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    code = memory.wait("backfill", child, held)
+    watcher = memory.watch("backfill", child)
+    code = child.wait()
     seconds = time.perf_counter() - began
+    watcher.join()
     if code != 0 or not out.read_bytes().endswith(b"# EOF\n"):
         raise SystemExit(f"backfill failed ({code}) or wrote no complete OpenMetrics file")
     return seconds
@@ -315,10 +342,10 @@ def measure(folder: Path, cached: Path, url: str, args: argparse.Namespace, memo
     del calculator
     gc.collect()
     print(f"peak_rss_self_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
-
     with _maybe_schema(args.store == "postgresql", f"sg_bench_{os.getpid()}_demo") as demo_url:
         back = backfill(folder, args, memory, demo_url)
     print(f"peak_rss_backfill_mb={memory.children['backfill']:.0f}", flush=True)
+    print(f"peak_rss_self_end_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
     return (
         f"records={records} restart_s={statistics.median(restarts):.2f} "
         f"full_compute_s={statistics.median(full):.2f} "
