@@ -10,22 +10,40 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def last_line(*args: str) -> str:
+def output(*args: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, timeout=120, check=True
     )
-    return done.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()
 
 
-def test_compute_benchmark_prints_its_figures() -> None:
-    line = last_line(str(BENCHMARKS / "compute.py"), "--records", "3000", "--runs", "1")
+def last_line(*args: str) -> str:
+    return output(*args)[-1]
+
+
+def test_compute_benchmark_prints_its_figures(tmp_path: Path) -> None:
+    # --quick: 3,000 records, one restart of `serve`, five updates of 100 records, a backfill
+    # of two days of a three-day demo store
+    lines = output(
+        str(BENCHMARKS / "compute.py"), "--quick", "--cache-dir", str(tmp_path / "cache")
+    )
+    # every line is name=value pairs, the last one the figures in their order
+    for each in lines:
+        assert re.fullmatch(r"\w+=\S+( \w+=\S+)*", each), each
+    line = lines[-1]
     match = re.fullmatch(
-        r"records=(\d+) full_compute_s=([\d.]+) incremental_compute_s=([\d.]+) "
-        r"peak_rss_mb=(\d+)",
+        r"records=(\d+) restart_s=([\d.]+) full_compute_s=([\d.]+) "
+        r"incremental_compute_s=([\d.]+) incremental_max_s=([\d.]+) peak_rss_mb=(\d+) "
+        r"backfill_90d_s=([\d.]+)",
         line,
     )
     assert match, line
     assert int(match.group(1)) > 1000  # the organisation really had records
+    restart, incremental, slowest = (float(match.group(n)) for n in (2, 4, 5))
+    assert restart > 0
+    assert slowest >= incremental  # the max of the updates is at least their median
+    # the store generated once is kept for the next run, keyed by its parameters
+    assert list((tmp_path / "cache").glob("r3000-s42-*/bench.db"))
 
 
 def test_scrape_benchmark_prints_its_figures() -> None:
