@@ -19,6 +19,7 @@ from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot, never_below
 from streamgauge.store import Store, StoreError
 from streamgauge.store.faults import store_reason
+from streamgauge.store.leadership import COMPUTE, open_leadership, source_duty
 from streamgauge.store.types import SourceState, SyncRun, WriteResult
 from streamgauge.sync import Progress, SyncOutcome, failure_reason, sync_source
 
@@ -59,6 +60,7 @@ class App:
         # the webhook normalizer between commits, not inside the commit that fills it
         pushed_to = any(s.type == "webhook" and s.enabled for s in settings.sources)
         self.store = Store.open(settings.store_url, manual_checkpoints=pushed_to)
+        self.leadership = open_leadership(settings.store_url)
         self.connectors: dict[str, Connector] = build_connectors(settings, clock=clock)
         for connector in self.connectors.values():
             connector.stop = self.stop
@@ -101,6 +103,10 @@ class App:
             return SyncOutcome(
                 source, False, WriteResult(), 0, 0, error="paused", paused_until=paused_until
             )
+        if not self.leadership.hold(source_duty(source)):
+            with self._state_lock:
+                self._attempted.add(source)  # another replica syncs it
+            return SyncOutcome(source, True, WriteResult(), 0, 0, stopped=True)
         connector = self.connectors[source]
         try:
             if source in self.intakes:
@@ -209,7 +215,24 @@ class App:
             self._seen_marker = marker
         return changed
 
+    def follow(self) -> bool:
+        """On a replica that does not compute, serve the newest stored snapshot if it is newer
+        than the one served. Returns whether this replica follows (cheap while nothing moved)."""
+        if self.leadership.hold(COMPUTE):
+            return False
+        served = self.exposition.state.snapshot
+        stored_at = self.store.latest_snapshot_at()
+        if stored_at is not None and (served is None or stored_at > served.computed_at):
+            self._publish(self.store.latest_snapshot())
+        else:
+            self._publish(served)  # the sync log moves on every replica alike
+        return True
+
     def _recompute(self) -> Snapshot:
+        following = self.follow()
+        served = self.exposition.state.snapshot
+        if following and served is not None:
+            return served
         with self._compute_lock:
             marker = self.store.change_marker()
             self._cache.refresh(self.store)
@@ -221,6 +244,10 @@ class App:
             if self.stop.is_set():
                 # Stopping: keep the stored snapshot rather than write while the process exits.
                 log.info("stopping: the snapshot just computed is not stored")
+                return snapshot
+            if following:
+                # nothing stored yet by the replica that computes: serve this, store nothing
+                self._publish(snapshot)
                 return snapshot
             self.store.save_snapshot(snapshot)
             with self._state_lock:
@@ -260,6 +287,9 @@ class App:
                 recompute_failures=dict(self._recompute_failures),
                 paused_until=dict(self._paused_until),
                 failing_since=dict(self._failing_since),
+                leading=frozenset(
+                    s for s in self.connectors if self.leadership.holds(source_duty(s))
+                ),
             )
         self.exposition.update(state)
 
@@ -272,6 +302,8 @@ class App:
     def readiness(self) -> tuple[bool, str]:
         now = self.clock()
         limit = self.settings.server.source_failing_after
+        following = self.leadership.shared and not self.leadership.holds(COMPUTE)
+        served = self.exposition.state.snapshot
         with self._state_lock:
             failing = sorted(
                 (source, since)
@@ -287,6 +319,16 @@ class App:
                 f"(longer than server.source_failing_after): {errors.get(source, 'failed')}"
                 for source, since in failing
             )
+        if following:
+            bound = self.settings.server.snapshot_max_age
+            if served is None:
+                return False, "waiting for the replica that computes to store a snapshot"
+            if now - served.computed_at > bound:
+                return False, (
+                    f"the snapshot served was computed at {served.computed_at:%Y-%m-%d %H:%M:%S}Z,"
+                    " longer ago than server.snapshot_max_age: is a replica computing?"
+                )
+            return True, "ready"
         if computed:
             return True, "ready"
         if waiting:
@@ -297,6 +339,7 @@ class App:
         self.stop.set()
         for connector in self.connectors.values():
             connector.close()
+        self.leadership.close()
         self.store.close()
 
 

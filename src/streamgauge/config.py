@@ -149,6 +149,9 @@ class ServerConfig(Strict):
     # the snapshot is recomputed this often even when no sync changed anything, so work-item
     # ages, flow load and rolling windows move with time
     recompute_interval: Interval = timedelta(minutes=1)
+    # replicas on PostgreSQL: one computes, the others serve the snapshot it stored, and a
+    # replica serving a snapshot older than this answers 503 on /readyz
+    snapshot_max_age: Span = timedelta(minutes=5)
     # open connections served at once; past it new ones wait in the listen queue. Idle
     # keep-alive connections count too, so this is well above what scrapers and probes open.
     connection_limit: int = Field(default=1000, ge=10, le=10000)

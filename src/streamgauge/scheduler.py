@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from streamgauge.app import App
 from streamgauge.store import StoreError
 from streamgauge.store.faults import store_reason
+from streamgauge.store.leadership import source_duty
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,18 @@ class Scheduler:
             self._request_recompute()
         self._scheduler.start()
         for intake in self.app.intakes.values():
-            intake.start(on_change=self._request_recompute)
+            intake.start(on_change=self._request_recompute, leads=self._leads(intake.source))
+
+    def _leads(self, source: str) -> Callable[[], bool]:
+        duty = source_duty(source)
+        return lambda: self.app.leadership.hold(duty)
 
     def _check_store(self) -> None:
         if self.app.stop.is_set():
             return
         try:
+            if self.app.follow():  # another replica computes: serve what it stored
+                return
             changed = self.app.store_changed()
         except Exception as exc:  # the job boundary: the next recompute counts the cause
             log.error("store check failed (%s): %s", store_reason(exc) or "error", exc)

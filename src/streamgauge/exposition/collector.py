@@ -41,6 +41,7 @@ class ServedState:
     recompute_failures: Mapping[str, int] = field(default_factory=dict)  # reason -> count
     paused_until: Mapping[str, datetime] = field(default_factory=dict)
     failing_since: Mapping[str, datetime] = field(default_factory=dict)
+    leading: frozenset[str] = frozenset()  # the sources this replica syncs now
 
 
 def _le(bound: float) -> str:
@@ -119,6 +120,7 @@ def health_families(state: ServedState) -> Iterator[Metric]:
         failures = {r: n for (s, r), n in state.sync_failures.items() if s == source}
         for reason in sorted(failures):
             put("streamgauge_sync_failures_total", [source, reason], failures[reason])
+        put("streamgauge_source_leader", [source], 1 if source in state.leading else 0)
         if source in state.paused_until:
             put(
                 "streamgauge_source_paused_until_timestamp_seconds",

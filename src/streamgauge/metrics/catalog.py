@@ -375,6 +375,13 @@ HEALTH: tuple[MetricDef, ...] = (
         "When the source's rate-limit pause ends (Unix time); absent when it is not paused.",
     ),
     _d(
+        "streamgauge_source_leader",
+        "gauge",
+        "source",
+        "1 on the replica that syncs the source now, 0 on the others (several replicas on "
+        "PostgreSQL); always 1 on SQLite.",
+    ),
+    _d(
         "streamgauge_recompute_failures_total",
         "counter",
         "reason",

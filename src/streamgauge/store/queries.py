@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, select
@@ -191,3 +192,9 @@ def latest_snapshot(connection: Connection, schema: Schema) -> Snapshot | None:
     query = select(table.c.payload).order_by(table.c.computed_at.desc(), table.c.id.desc())
     payload = connection.scalar(query.limit(1))
     return Snapshot.from_json(json.loads(payload)) if payload is not None else None
+
+
+def latest_snapshot_at(connection: Connection, schema: Schema) -> datetime | None:
+    table = schema.snapshots
+    micros = connection.scalar(select(func.max(table.c.computed_at)))
+    return from_micros(micros) if micros is not None else None

@@ -457,6 +457,11 @@ class Store:
         with self._reading() as connection:
             return queries.skipped_records(connection, self._schema, source)
 
+    def latest_snapshot_at(self) -> datetime | None:
+        """When the newest stored snapshot was computed: one index lookup, for every tick."""
+        with self._reading() as connection:
+            return queries.latest_snapshot_at(connection, self._schema)
+
     def latest_snapshot(self) -> Snapshot | None:
         with self._reading() as connection:
             return queries.latest_snapshot(connection, self._schema)

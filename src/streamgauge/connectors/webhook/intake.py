@@ -275,11 +275,19 @@ class Intake:
 
     # --- the background normalizer ----------------------------------------------------------
 
-    def start(self, on_change: Callable[[], None], *, spacing: float = RECOMPUTE_SPACING) -> None:
+    def start(
+        self,
+        on_change: Callable[[], None],
+        *,
+        spacing: float = RECOMPUTE_SPACING,
+        leads: Callable[[], bool] = lambda: True,
+    ) -> None:
         """Normalize in a thread of its own: at once after a receipt, and every second.
 
         ``on_change`` (a recompute) is called after records changed, at most once per
         ``spacing`` seconds: a burst of events costs one computation, not one per batch.
+        ``leads`` says whether this replica normalizes the source's events: any replica stores
+        what it receives, only the one holding the source normalizes them.
         """
 
         def run() -> None:
@@ -293,6 +301,8 @@ class Intake:
                     break
                 last_pass = time.monotonic()
                 try:
+                    if not leads():
+                        continue
                     outcome = self.normalize_pending()
                 except StoreError as exc:
                     log.warning("%s: normalizing waits for the store: %s", self.source, exc)
