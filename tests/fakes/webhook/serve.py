@@ -50,6 +50,7 @@ class Serve:
         self.url = f"http://127.0.0.1:{self.port}/webhooks/{SOURCE}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / "serve.log"
+        self._retired_cpu = 0.0  # CPU seconds of the processes killed or stopped before
 
     def start(self) -> Serve:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
@@ -87,13 +88,31 @@ class Serve:
             text: str = resp.read().decode()
             return text
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system, every thread) of every process started so far."""
+        return self._retired_cpu + self._live_cpu()
+
+    def _live_cpu(self) -> float:
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        # the fields after the command's name, which is in parentheses and may hold spaces;
+        # utime and stime are the 14th and 15th fields of proc(5), in clock ticks
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self._retired_cpu += self._live_cpu()
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self._retired_cpu += self._live_cpu()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
