@@ -55,15 +55,20 @@ class WebhookConnector(Connector):
         return []
 
     def normalize_request(
-        self, content_type: str, headers: Mapping[str, str], body: bytes
+        self,
+        content_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        parsed: Any = envelope.UNPARSED,
     ) -> Normalized | None:
         """The records of one stored request; None when its event type is of no use.
 
         Raises :class:`SkippableRecord` naming what is wrong when the request as a whole is
         malformed; a list of records keeps its good ones and names the bad ones in ``errors``.
+        ``parsed``: the body already parsed, as for :func:`envelope.read`.
         """
         try:
-            read = envelope.read(content_type, headers, body)
+            read = envelope.read(content_type, headers, body, parsed)
         except envelope.EnvelopeError as exc:
             reason = exc.reason if exc.reason == envelope.TOO_DEEP else "malformed"
             raise SkippableRecord(str(exc), reason=reason) from None

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from streamgauge.connectors.base import RawRecord, SkippableRecord
+from streamgauge.connectors.webhook import envelope
 from streamgauge.connectors.webhook.connector import WebhookConnector
 from streamgauge.connectors.webhook.merge import merge
 from streamgauge.intake import Prepared, Unit, make_skip, without_taken_ids
@@ -46,14 +47,23 @@ class Batch:
     skips: list[Skip] = field(default_factory=list)
 
 
-def _body(body: bytes) -> Any:
-    """The body as JSON for the bounds' checks; its text when it is no JSON (the mapping then
-    says what is wrong); raises RecursionError for JSON nested beyond what can be parsed."""
-    text = body.decode("utf-8", errors="replace")
+def _body(body: bytes) -> tuple[Any, Any]:
+    """The body as JSON for the bounds' checks, its text when it is no JSON (the mapping then
+    says what is wrong); and the body for the mapping, parsed as :func:`envelope.read` would
+    parse it, else ``envelope.UNPARSED`` for the mapping to parse and name what is wrong.
+    Raises RecursionError for JSON nested beyond what can be parsed."""
     try:
-        return json.loads(text)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("utf-8", errors="replace")
+        strict = False
+    else:
+        strict = True
+    try:
+        value = json.loads(text)
     except ValueError:
-        return text
+        return text, envelope.UNPARSED
+    return value, value if strict else envelope.UNPARSED
 
 
 def _raw(event: PushedEvent, payload: Any) -> RawRecord:
@@ -91,14 +101,17 @@ def prepare_events(
 
     for event in events:
         try:
-            raw = _raw(event, _body(event.body))
+            payload, parsed = _body(event.body)
+            raw = _raw(event, payload)
         except RecursionError:
             raw = _raw(event, {})
             skipped(event, raw, SkipReason.TOO_DEEP, "body: JSON nested too deep to read")
             continue
         try:
             check_raw(raw, limits)
-            normalized = connector.normalize_request(event.content_type, event.headers, event.body)
+            normalized = connector.normalize_request(
+                event.content_type, event.headers, event.body, parsed
+            )
         except OutOfBounds as exc:
             skipped(event, raw, exc.reason, str(exc))
             continue
