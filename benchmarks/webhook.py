@@ -8,7 +8,7 @@ When every event is acknowledged it waits for them to be normalized and counts t
 stored: an event missing is lost, an event kept or normalized twice is duplicated.
 
     .venv/bin/python benchmarks/webhook.py [--events 5000] [--clients 20] [--kills 0]
-        [--store-url URL] [--seed 7]
+        [--store-url URL] [--seed 7] [--threads 8]
 
 Last line: events_per_s (acknowledged events over the posting time), p99_ms (of the
 acknowledged requests), lost, duplicated. The line before it gives the CPU time the server
@@ -47,12 +47,15 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=0)
     parser.add_argument("--store-url", default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--threads", type=int, default=8, help="the server's server.threads (8 by default)"
+    )
     parser.add_argument("--bound", type=float, default=600.0, help="seconds; stop posting then")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        config = write_config(root, threads=8)
+        config = write_config(root, threads=args.threads)
         url = args.store_url or f"sqlite:///{root / 'data' / 'streamgauge.db'}"
         if args.store_url:
             config.write_text(config.read_text() + f"store:\n  url: '{url}'\n", encoding="utf-8")
@@ -103,7 +106,7 @@ def main() -> None:
     duplicated = (stored - len(expected)) + (len(found) - len(set(found)))
     acknowledged = max(1, results.acknowledged)
     print(
-        f"events={args.events} clients={args.clients} kills={args.kills} "
+        f"events={args.events} clients={args.clients} kills={args.kills} threads={args.threads} "
         f"acknowledged={results.acknowledged} retries={results.failures} "
         f"posting_s={posting_s:.1f} errors={len(results.errors)} "
         f"server_cpu_ms_per_event={server_cpu * 1000 / acknowledged:.2f} "
