@@ -33,11 +33,15 @@ PARTS = (
 )
 
 
-def command(out: Path) -> list[str]:
+def py_spy() -> str:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("--profile needs py-spy: pip install py-spy (in the environment only)")
-    return [spy, "record", "--rate", str(RATE), "--format", "raw", "--output", str(out), "--"]
+    return spy
+
+
+def command(out: Path) -> list[str]:
+    return [py_spy(), "record", "--rate", str(RATE), "--format", "raw", "--output", str(out), "--"]
 
 
 def served_pid(spy: subprocess.Popen[bytes]) -> int | None:
@@ -47,15 +51,18 @@ def served_pid(spy: subprocess.Popen[bytes]) -> int | None:
     return int(found[0]) if found else None
 
 
-def summary(raw: Path) -> dict[str, float]:
+Parts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def summary(raw: Path, parts: Parts = PARTS, rate: int = RATE) -> dict[str, float]:
     """Seconds of samples by part (threads add up, so the sum can pass the wall time)."""
-    parts: Counter[str] = Counter()
+    found: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = re.sub(r":\d+\)", ")", stack)
-        part = next((p for p, marks in PARTS if any(m in frames for m in marks)), "other")
-        parts[part] += int(count)
-    return {p: parts[p] / RATE for p, _ in (*PARTS, ("other", ()))}
+        part = next((p for p, marks in parts if any(m in frames for m in marks)), "other")
+        found[part] += int(count)
+    return {p: found[p] / rate for p, _ in (*parts, ("other", ()))}
 
 
 def print_summary(raw: Path) -> None:
