@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.metrics.helpers import NOW
 
-from streamgauge.config import ConfigError, load_settings
+from streamgauge.config import ConfigError, Settings, load_settings
 from streamgauge.metrics import compute_all
 from streamgauge.metrics.snapshot import labels
 from streamgauge.model import Dataset
@@ -29,7 +29,7 @@ apps:
 """
 
 
-def _load(tmp_path: Path, text: str) -> object:
+def _load(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "streamgauge.yaml"
     path.write_text(text)
     return load_settings(path)
@@ -37,7 +37,7 @@ def _load(tmp_path: Path, text: str) -> object:
 
 def test_targets_are_exported_in_the_family_unit(tmp_path: Path) -> None:
     settings = _load(tmp_path, GOOD)
-    snap = compute_all(Dataset(), now=NOW, settings=settings)  # type: ignore[arg-type]
+    snap = compute_all(Dataset(), now=NOW, settings=settings)
     found = snap.values("streamgauge_target")
 
     def key(team: str, app: str, metric: str, stage: str, quantile: str, bound: str) -> object:
@@ -84,6 +84,11 @@ teams:
       - {metric: change_lead_time_window_seconds, quantile: 70, max: 3d}
       - {metric: value_stream_stage_complete_accurate_window_ratio, min: 0.9}
       - {metric: flow_load, max: -1}
+apps:
+  checkout:
+    targets:
+      - {metric: flow_load, max: 10}
+      - {metric: streamgauge_flow_load, max: 12}
 """
 
 
@@ -105,5 +110,27 @@ def test_every_bad_target_is_named_with_its_key_and_fix(tmp_path: Path) -> None:
     assert said(f"{t}[6].quantile", "write one of 50, 85, 95")
     assert said(f"{t}[7]", "set stage")
     assert said(f"{t}[8].max", "must not be negative")
+    # the same series bounded twice would be exported twice
+    assert said("apps.checkout.targets", "targets[1] repeats targets[0]")
     # one line each, nothing else: an unknown metric is not named again under its bound
-    assert len(lines) == 9, lines
+    assert len(lines) == 10, lines
+
+
+def test_explain_lists_the_targets_of_the_team_and_app(tmp_path: Path) -> None:
+    from streamgauge.explain import explain
+    from streamgauge.metrics import compute_facts
+
+    settings = _load(tmp_path, GOOD)
+    facts = compute_facts(Dataset(), now=NOW, settings=settings)
+    found = explain(facts, "targets", settings, team="payments", app="checkout")
+    # the team's three and checkout's two; 1d = 86400 s
+    assert len(found.rows) == 5
+    assert {
+        "team": "payments",
+        "app": "checkout",
+        "metric": "streamgauge_value_stream_stage_time_window_seconds",
+        "stage": "review",
+        "quantile": "",
+        "bound": "max",
+        "value": 86400.0,
+    } in found.rows

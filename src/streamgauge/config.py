@@ -39,7 +39,7 @@ from streamgauge.config_problems import (
     is_list,
     restate,
 )
-from streamgauge.config_targets import Target
+from streamgauge.config_targets import Targets
 from streamgauge.model import Severity
 
 ENV_PREFIX = "STREAMGAUGE_"
@@ -167,7 +167,7 @@ class TeamConfig(Strict):
     apps: list[str] = []
     repos: list[str] = []
     projects: list[str] = []
-    targets: list[Target] = []  # the team's future-state map (config_targets.py)
+    targets: Targets = []  # the team's future-state map (config_targets.py)
 
 
 class AppConfig(Strict):
@@ -175,7 +175,7 @@ class AppConfig(Strict):
     projects: list[str] = []
     components: list[str] = []
     labels: list[str] = []
-    targets: list[Target] = []
+    targets: Targets = []
 
 
 class LabelConfig(Strict):

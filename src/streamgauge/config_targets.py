@@ -9,9 +9,16 @@ as ``3d`` for a family in seconds, a number otherwise), the ``quantile`` for a f
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 PREFIX = "streamgauge_"
 # gauges that are no measure a team steers by: targets themselves, levels, the stage positions
@@ -142,3 +149,21 @@ class Target(BaseModel):
         value = self.max if self.max is not None else self.min
         assert value is not None  # _complete
         return value
+
+
+def _no_repeats(targets: list[Target]) -> list[Target]:
+    # two targets on the same series would export it twice, and a scrape with a repeated series
+    # is refused whole
+    seen: dict[tuple[str, str | None, str | None, str], int] = {}
+    for i, t in enumerate(targets):
+        key = (t.metric, t.stage, t.quantile, t.bound)
+        if key in seen:
+            raise ValueError(
+                f"targets[{i}] repeats targets[{seen[key]}] ({t.metric}, {t.bound}): keep one"
+            )
+        seen[key] = i
+    return targets
+
+
+# A team's or app's targets, each series bounded once.
+Targets = Annotated[list[Target], AfterValidator(_no_repeats)]
