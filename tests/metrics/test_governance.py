@@ -123,3 +123,20 @@ def test_explain_lists_each_deployment_and_the_changes_at_fault() -> None:
     # the counter's explanation is the same one
     same = explain(facts, "streamgauge_governance_deployments_total", settings(), window="7d")
     assert same.metric == "governance"
+
+
+def test_a_deployment_on_the_window_start_is_out_and_one_at_now_is_in() -> None:
+    # 7d = (day 23, day 30]: a direct push shipped exactly at day 23 is out, one at day 30 in
+    pushes = [commit(sha="p0", authored_at=at(days=22)), commit(sha="p9", authored_at=at(days=29))]
+    deployments = [
+        deployment(finished_at=at(days=23), commit_shas=("p0",), native_id="edge"),
+        deployment(finished_at=NOW, commit_shas=("p9",), native_id="now"),
+        deployment(finished_at=at(days=26), native_id="plain"),
+    ]
+    snap = compute_all(
+        Dataset(commits=pushes, deployments=deployments), now=NOW, settings=settings()
+    )
+    # 7d: "now" and "plain" = 2 deployments, 1 direct push -> 1/2
+    assert checkout(RATIO, snap, "7d", kind="direct_push") == 0.5
+    # 30d: all 3, 2 direct pushes -> 2/3
+    assert checkout(RATIO, snap, "30d", kind="direct_push") == pytest.approx(2 / 3)

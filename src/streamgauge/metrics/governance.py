@@ -20,6 +20,7 @@ changes are at fault.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,7 +97,8 @@ def deployment_evidence(facts: DoraFacts, links: Links, now: datetime) -> list[S
 def add_governance_metrics(
     snapshot: Snapshot, evidence: Sequence[ShippedEvidence], windows: Sequence[Window]
 ) -> None:
-    """The counters per (team, app) and the window ratios per group."""
+    """The counters per (team, app) and the window ratios per group; ``evidence`` in finish
+    order, as :func:`deployment_evidence` gives it."""
     pairs = sorted({e.group for e in evidence})
     ever: dict[tuple[Group, str], int] = {}
     for e in evidence:
@@ -106,12 +108,13 @@ def add_governance_metrics(
         for kind in KINDS:
             snapshot.add(COUNTER, ever.get(((team, app), kind), 0), team=team, app=app, kind=kind)
     groups = sorted(all_groups(pairs))
+    ends = [e.finished_at for e in evidence]  # in finish order (deployment_evidence)
     for window in windows:
         total: dict[Group, int] = dict.fromkeys(groups, 0)
         by_kind: dict[tuple[Group, str], int] = {}
-        for e in evidence:
-            if not window.contains(e.finished_at):
-                continue
+        # (start, end]: the deployments after the start, up to and including the end
+        first, last = bisect_right(ends, window.start), bisect_right(ends, window.end)
+        for e in evidence[first:last]:
             for group in groups_of(e.group):
                 total[group] += 1
                 for kind in e.kinds:
