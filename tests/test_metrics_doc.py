@@ -20,8 +20,17 @@ from streamgauge.store.types import SourceHealth
 
 DOC = (Path(__file__).parent.parent / "docs" / "metrics.md").read_text(encoding="utf-8")
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
+# with a target, so that streamgauge_target has a sample (it has one per target configured)
 SETTINGS = Settings(
-    teams={"payments": {"apps": ["payments-api", "payments-web"]}}, windows=["7d", "30d"]
+    teams={
+        "payments": {
+            "apps": ["payments-api", "payments-web"],
+            "targets": [
+                {"metric": "value_stream_stage_time_window_seconds", "stage": "pickup", "max": "1d"}
+            ],
+        }
+    },
+    windows=["7d", "30d"],
 )
 
 

@@ -39,6 +39,7 @@ from streamgauge.config_problems import (
     is_list,
     restate,
 )
+from streamgauge.config_targets import Targets
 from streamgauge.model import Severity
 
 ENV_PREFIX = "STREAMGAUGE_"
@@ -166,6 +167,7 @@ class TeamConfig(Strict):
     apps: list[str] = []
     repos: list[str] = []
     projects: list[str] = []
+    targets: Targets = []  # the team's future-state map (config_targets.py)
 
 
 class AppConfig(Strict):
@@ -173,6 +175,7 @@ class AppConfig(Strict):
     projects: list[str] = []
     components: list[str] = []
     labels: list[str] = []
+    targets: Targets = []
 
 
 class LabelConfig(Strict):

@@ -189,7 +189,8 @@ def _run(*args: str) -> str:
 
 
 def _key(name: str, pairs: dict[str, str]) -> tuple[str, frozenset[tuple[str, object]]]:
-    norm: dict[str, object] = dict(pairs)
+    # Prometheus stores no empty label: streamgauge_target{app=""} comes back without `app`
+    norm: dict[str, object] = {k: v for k, v in pairs.items() if v != ""}
     if "le" in norm:
         norm["le"] = float(str(norm["le"]))  # "3600.0", "+Inf" -> numbers on both sides
     return name, frozenset(norm.items())

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.utils import floatToGoString
 from tests.deploy.promstack import GRAFANA_DIR, dashboards, panel_queries
 
-from streamgauge.metrics.catalog import COMPUTED, HEALTH
+from streamgauge.metrics.catalog import COMPUTED, DURATION_BUCKETS, HEALTH, RECOVERY_BUCKETS
 
 BOARDS = dashboards()
 UIDS = {
@@ -122,7 +123,8 @@ def test_value_stream_stage_panels_list_stages_in_stream_order() -> None:
         if p["type"] in ("table", "bargauge")
         and any("stage_" in t["expr"] for t in p.get("targets", []))
     ]
-    assert len(staged) == 3
+    # process and wait, %C&A, the stage table, the bottleneck's evidence
+    assert len(staged) == 4
     for panel in staged:
         (ref,) = [t["refId"] for t in panel["targets"] if order in t["expr"]]
         steps = [s["id"] for s in panel["transformations"]]
@@ -131,3 +133,113 @@ def test_value_stream_stage_panels_list_stages_in_stream_order() -> None:
         assert sort == [{"field": f"Value #{ref}", "desc": False}]
         assert panel["transformations"][2]["options"]["excludeByName"][f"Value #{ref}"] is True
         assert all(t.get("format") == "table" for t in panel["targets"]), panel["title"]
+
+
+def _gauges() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, panel)
+        for name, board in BOARDS.items()
+        for panel in board["panels"]
+        if panel["type"] in ("stat", "gauge", "bargauge")
+    ]
+
+
+@pytest.mark.parametrize("panel", _gauges(), ids=lambda p: f"{p[0]}/{p[1]['title']}")
+def test_every_stat_and_gauge_has_explicit_thresholds_and_a_unit(
+    panel: tuple[str, dict[str, Any]],
+) -> None:
+    _, found = panel
+    defaults = found["fieldConfig"]["defaults"]
+    assert defaults.get("unit"), found["title"]
+    thresholds = defaults["thresholds"]
+    assert thresholds["mode"] == "absolute"
+    steps = thresholds["steps"]
+    assert steps[0]["value"] is None  # the base colour, below every bound
+    bounds = [s["value"] for s in steps[1:]]
+    assert bounds == sorted(bounds), found["title"]
+
+
+def test_dora_level_stats_are_coloured_elite_green_to_low_red() -> None:
+    levels = [p for p in BOARDS["dora.json"]["panels"] if p["title"].endswith(" level")]
+    assert len(levels) == 4
+    for panel in levels:
+        colours = {
+            o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
+            for o in panel["fieldConfig"]["overrides"]
+        }
+        assert colours == {"elite": "dark-green", "high": "green", "medium": "orange", "low": "red"}
+        assert panel["fieldConfig"]["defaults"]["displayName"] == "${__field.labels.level}"
+
+
+def test_dora_stats_colour_by_the_benchmark_bounds() -> None:
+    # dora-2024: elite below a day of lead time, high below a week, medium below a month (30 d)
+    (lead,) = [
+        p
+        for p in BOARDS["dora.json"]["panels"]
+        if p["title"] == "Change lead time (median)" and p["type"] == "stat"
+    ]
+    steps = lead["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["color"], s["value"]) for s in steps] == [
+        ("dark-green", None),
+        ("green", 86400),
+        ("orange", 604800),
+        ("red", 2592000),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("board", "title", "buckets"),
+    [
+        ("lead-time.json", "Changes deployed in the time range, by lead time", DURATION_BUCKETS),
+        ("flow.json", "Items done in the time range, by flow time", DURATION_BUCKETS),
+        (
+            "dora.json",
+            "Failed deployments by recovery time (whole history)",
+            RECOVERY_BUCKETS,
+        ),
+    ],
+)
+def test_histogram_legends_read_as_human_durations(
+    board: str, title: str, buckets: tuple[float, ...]
+) -> None:
+    (panel,) = [p for p in BOARDS[board]["panels"] if p["title"].startswith(title)]
+    (query,) = panel["targets"]
+    assert query["legendFormat"] == "\u2264 {{le}} s"
+    renames = [
+        (t["options"]["regex"], t["options"]["renamePattern"])
+        for t in panel["transformations"]
+        if t["id"] == "renameByRegex"
+    ]
+
+    def shown(le: str) -> str:
+        legend = f"\u2264 {le} s"
+        for regex, pattern in renames:
+            if re.fullmatch(regex.strip("^$"), legend):
+                return pattern
+        return legend
+
+    # Prometheus writes `le` as Go formats floats: 3600 -> "3600.0", 182 days -> "1.57248e+07"
+    assert shown("3600.0") == "\u2264 1h" or shown("300.0") == "\u2264 5m"
+    assert shown("+Inf") == "all"
+    for bound in buckets:
+        label = shown(floatToGoString(bound))
+        assert " s" not in label, (bound, label)
+    if buckets is DURATION_BUCKETS:
+        assert shown("1.57248e+07") == "\u2264 182d"  # 182 * 86400 = 15724800
+        assert shown("86400.0") == "\u2264 1d"
+
+
+def test_value_stream_board_shows_bottleneck_targets_governance_and_forecasts() -> None:
+    queries = " ".join(q.expr for q in panel_queries() if q.dashboard == "value-stream.json")
+    for family in (
+        "streamgauge_value_stream_bottleneck",
+        "streamgauge_value_stream_stage_wait_share_window_ratio",
+        "streamgauge_value_stream_stage_queue_items",
+        "streamgauge_value_stream_stage_queue_trend_window_items",
+        "streamgauge_target",
+        "streamgauge_governance_deployments_window_ratio",
+        "streamgauge_governance_deployments_total",
+        "streamgauge_forecast_items",
+        "streamgauge_forecast_days",
+    ):
+        assert family in queries, family

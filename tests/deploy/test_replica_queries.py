@@ -17,7 +17,9 @@ PER_PROCESS = {
 # Alerts about one replica: they keep its instance label and name it.
 PER_REPLICA_ALERTS = {"StreamgaugeExporterDown", "StreamgaugeSnapshotStale"}
 
-SERIES = re.compile(r"(?<![A-Za-z0-9_:])(streamgauge_[a-z0-9_]+)(?![A-Za-z0-9_:(])")
+# a family named in a label value (streamgauge_target{metric="streamgauge_flow_load"}) is no
+# series read
+SERIES = re.compile(r'(?<![A-Za-z0-9_:"])(streamgauge_[a-z0-9_]+)(?![A-Za-z0-9_:("])')
 
 
 def unwrapped(expr: str) -> list[str]:
@@ -57,6 +59,24 @@ def test_the_checker_finds_a_bare_series_and_accepts_wrapped_ones() -> None:
         == []
     )
     assert unwrapped("team_app:streamgauge_x:baseline_4w + streamgauge:alert_threshold:y") == []
+    # a target names its family in a label: only the target itself is read
+    target = 'streamgauge_target{metric="streamgauge_flow_load", app=""}'
+    assert unwrapped(target) == ["streamgauge_target"]
+    assert unwrapped(f"max by (team) (max without(instance, pod) ({target}))") == []
+
+
+def test_team_bounds_read_targets_and_values_once_per_replica_set() -> None:
+    # the targets' bounds join a team's target with the default over the team's own value: both
+    # sides must collapse replicas before `or on(team)`, or a team would get one bound per replica
+    bounds = [r for r in rules() if r["_group"] == "streamgauge-targets"]
+    assert len(bounds) == 4
+    for rule in bounds:
+        expr = rule["expr"]
+        assert "or on(team)" in expr, rule["record"]
+        assert expr.count("max without(instance, pod) (") == 2 or (
+            "team:streamgauge_flow_load:sum" in expr
+        ), rule["record"]
+        assert unwrapped(expr) == [], rule["record"]
 
 
 @pytest.mark.parametrize("query", panel_queries(), ids=lambda q: f"{q.dashboard}/{q.panel}")

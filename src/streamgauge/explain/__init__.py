@@ -24,6 +24,7 @@ from streamgauge.explain.delivery import (
     recoveries,
     recovery_history,
 )
+from streamgauge.explain.governance import governance, targets
 from streamgauge.explain.quality import data_quality
 from streamgauge.explain.rows import Explainer, Explanation, Query, iso
 from streamgauge.explain.stream import value_stream
@@ -67,6 +68,8 @@ EXPLAINERS: dict[str, Explainer] = {
     "work_items_over_sle": over_sle,
     "value_stream": value_stream,
     "data_quality": data_quality,
+    "governance": governance,
+    "targets": targets,
 }
 
 # Every computed family (as exposed) -> the explanation that lists its records and makes its
@@ -110,6 +113,9 @@ FAMILIES: dict[str, str] = {
     "streamgauge_value_stream_lead_time_window_seconds": "value_stream",
     "streamgauge_value_stream_efficiency_window_ratio": "value_stream",
     "streamgauge_data_quality_records": "data_quality",
+    "streamgauge_target": "targets",
+    "streamgauge_governance_deployments_window_ratio": "governance",
+    "streamgauge_governance_deployments_total": "governance",
 }
 
 

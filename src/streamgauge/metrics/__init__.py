@@ -22,6 +22,8 @@ beside the code that implements them:
 * :mod:`.stages` and :mod:`.stage_metrics`: the value-stream map (``metrics.stage_labels``),
   its stages in stream order (:mod:`.stage_order`, ``metrics.stage_order``);
 * :mod:`.quality`: data quality;
+* :mod:`.governance`: deployments that shipped unreviewed, unlinked or directly pushed work;
+* :mod:`.targets`: the configured targets (``teams.*.targets``, ``apps.*.targets``);
 * :mod:`.windows`: rolling windows ``(now - w, now]`` (``windows``);
 * :mod:`.dimensions`: label folding into ``other`` (``labels``) and the ``all`` groups;
 * :mod:`.stats`: quantiles (type 7, linear interpolation) and cumulative histograms;
@@ -56,6 +58,7 @@ from streamgauge.metrics.dimensions import LabelFolder
 from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
 from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
 from streamgauge.metrics.frames import frames_of
+from streamgauge.metrics.governance import add_governance_metrics, deployment_evidence
 from streamgauge.metrics.items import FlowMemo, History, ItemFlow, group_histories, item_flows
 from streamgauge.metrics.levels import add_level_metrics, load_table
 from streamgauge.metrics.quality import Problem, QualityMemo, add_quality_metrics, problems
@@ -63,6 +66,7 @@ from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.metrics.stage_metrics import add_stage_metrics, kept_names
 from streamgauge.metrics.stage_order import stage_order
 from streamgauge.metrics.stages import ItemStream, StreamMemo, item_streams
+from streamgauge.metrics.targets import add_target_metrics
 from streamgauge.metrics.windows import windows_at
 from streamgauge.model import Change, Dataset, Incident, utc
 
@@ -240,6 +244,9 @@ def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
     add_stage_metrics(snapshot, facts.streams, frames, windows, order)
     pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
     add_quality_metrics(snapshot, facts.problems, pairs)
+    evidence = deployment_evidence(facts.dora, facts.links, facts.now)
+    add_governance_metrics(snapshot, evidence, windows)
+    add_target_metrics(snapshot, settings, LabelFolder.from_settings(settings))
     return snapshot
 
 

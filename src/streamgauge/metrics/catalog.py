@@ -261,6 +261,33 @@ DATA_QUALITY: tuple[MetricDef, ...] = (
     ),
 )
 
+# Targets (the future-state map) and governance evidence.
+TARGETS_AND_GOVERNANCE: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_target",
+        "gauge",
+        "team app metric stage quantile bound",
+        "A configured target: the value (in the unit of the family named by metric) that the "
+        "family should stay at most (bound=max) or at least (bound=min); app is empty for a "
+        "team-wide target, stage and quantile empty where they do not apply.",
+    ),
+    _d(
+        "streamgauge_governance_deployments_window_ratio",
+        "gauge",
+        "team app window kind",
+        "Share of the successful production deployments finished in the window that shipped a "
+        "change merged without an approving review (kind=unreviewed), a change linked to no "
+        "work item (unlinked) or a commit of no change (direct_push).",
+    ),
+    _d(
+        "streamgauge_governance_deployments_total",
+        "counter",
+        "team app kind",
+        "Successful production deployments over the whole history that shipped an unreviewed "
+        "change, an unlinked change or a direct push, by kind.",
+    ),
+)
+
 # Computed metrics, served from the snapshot.
 COMPUTED: tuple[MetricDef, ...] = (
     _d(
@@ -314,6 +341,7 @@ COMPUTED: tuple[MetricDef, ...] = (
     *FLOW_EXTRA,
     *VALUE_STREAM,
     *DATA_QUALITY,
+    *TARGETS_AND_GOVERNANCE,
 )
 
 # Health metrics, served from the store's sync log and the process itself.
