@@ -46,7 +46,7 @@ def test_targets_are_exported_in_the_family_unit(tmp_path: Path) -> None:
             app=app,
             metric="streamgauge_" + metric,
             stage=stage,
-            quantile=quantile,
+            percentile=quantile,
             bound=bound,
         )
 
@@ -130,7 +130,7 @@ def test_explain_lists_the_targets_of_the_team_and_app(tmp_path: Path) -> None:
         "app": "checkout",
         "metric": "streamgauge_value_stream_stage_time_window_seconds",
         "stage": "review",
-        "quantile": "",
+        "percentile": "",
         "bound": "max",
         "value": 86400.0,
     } in found.rows

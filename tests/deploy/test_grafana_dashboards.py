@@ -123,8 +123,8 @@ def test_value_stream_stage_panels_list_stages_in_stream_order() -> None:
         if p["type"] in ("table", "bargauge")
         and any("stage_" in t["expr"] for t in p.get("targets", []))
     ]
-    # process and wait, %C&A, the stage table, the bottleneck's evidence
-    assert len(staged) == 4
+    # process and wait, %C&A, the stage table
+    assert len(staged) == 3
     for panel in staged:
         (ref,) = [t["refId"] for t in panel["targets"] if order in t["expr"]]
         steps = [s["id"] for s in panel["transformations"]]
@@ -229,17 +229,11 @@ def test_histogram_legends_read_as_human_durations(
         assert shown("86400.0") == "\u2264 1d"
 
 
-def test_value_stream_board_shows_bottleneck_targets_governance_and_forecasts() -> None:
+def test_value_stream_board_shows_targets_and_governance() -> None:
     queries = " ".join(q.expr for q in panel_queries() if q.dashboard == "value-stream.json")
     for family in (
-        "streamgauge_value_stream_bottleneck",
-        "streamgauge_value_stream_stage_wait_share_window_ratio",
-        "streamgauge_value_stream_stage_queue_items",
-        "streamgauge_value_stream_stage_queue_trend_window_items",
         "streamgauge_target",
         "streamgauge_governance_deployments_window_ratio",
         "streamgauge_governance_deployments_total",
-        "streamgauge_forecast_items",
-        "streamgauge_forecast_days",
     ):
         assert family in queries, family

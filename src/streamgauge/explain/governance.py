@@ -61,7 +61,7 @@ def targets(q: Query) -> Explanation:
                     "app": app,
                     "metric": t.metric,
                     "stage": t.stage or "",
-                    "quantile": t.quantile or "",
+                    "percentile": t.quantile or "",
                     "bound": t.bound,
                     "value": t.value,
                 }
@@ -73,7 +73,7 @@ def targets(q: Query) -> Explanation:
             "unit (seconds for times) that the family should stay at most (max) or at least (min)"
         ),
         window=None,
-        columns=["team", "app", "metric", "stage", "quantile", "bound", "value"],
+        columns=["team", "app", "metric", "stage", "percentile", "bound", "value"],
         rows=rows,
         summary={"targets": len(rows)},
     )

@@ -266,7 +266,7 @@ TARGETS_AND_GOVERNANCE: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_target",
         "gauge",
-        "team app metric stage quantile bound",
+        "team app metric stage percentile bound",
         "A configured target: the value (in the unit of the family named by metric) that the "
         "family should stay at most (bound=max) or at least (bound=min); app is empty for a "
         "team-wide target, stage and quantile empty where they do not apply.",

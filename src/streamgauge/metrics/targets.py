@@ -26,6 +26,6 @@ def add_target_metrics(snapshot: Snapshot, settings: Settings, fold: LabelFolder
                 app=app,
                 metric=target.metric,
                 stage=target.stage or "",
-                quantile=target.quantile or "",
+                percentile=target.quantile or "",
                 bound=target.bound,
             )
