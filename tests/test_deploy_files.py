@@ -117,3 +117,35 @@ def test_compose_publishes_on_loopback_with_health_checks_and_no_default_passwor
     grafana = services["grafana"]["environment"]
     # compose's ${VAR:?message} refuses to start when the variable is unset: no admin/admin
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+
+
+def test_compose_replicas_option_runs_two_replicas_on_the_compose_postgresql() -> None:
+    base = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    extra = yaml.safe_load((DEPLOY / "compose.replicas.yaml").read_text(encoding="utf-8"))
+    services = extra["services"]
+    replicas = [name for name in services if name.startswith("streamgauge")]
+    assert replicas == ["streamgauge", "streamgauge-2"]
+    postgres = base["postgres"]["environment"]
+    for name in replicas:
+        url = services[name]["environment"]["STREAMGAUGE_STORE__URL"]
+        # the database, user and host of the compose stack's own PostgreSQL service
+        assert url == (
+            f"postgresql+psycopg://{postgres['POSTGRES_USER']}@postgres:5432/"
+            f"{postgres['POSTGRES_DB']}"
+        )
+        assert services[name]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    second = services["streamgauge-2"]
+    assert second["ports"] == [f"127.0.0.1:9465:{DEFAULT_PORT}"]  # beside the first's 9464
+    assert second["build"] == base["streamgauge"]["build"]
+    assert second["healthcheck"]["test"] == base["streamgauge"]["healthcheck"]["test"]
+    # Prometheus scrapes both replicas in the one job the alerts select on, with the same rules
+    (flag,) = [a for a in services["prometheus"]["command"] if a.startswith("--config.file=")]
+    config_path = DEPLOY / "prometheus" / Path(flag.removeprefix("--config.file=")).name
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    single = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert config["rule_files"] == single["rule_files"]
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == single["scrape_configs"][0]["job_name"]
+    assert job["static_configs"] == [
+        {"targets": [f"streamgauge:{DEFAULT_PORT}", f"streamgauge-2:{DEFAULT_PORT}"]}
+    ]

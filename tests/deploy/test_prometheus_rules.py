@@ -34,10 +34,11 @@ def test_promtool_check_rules(path: Path) -> None:
     assert "SUCCESS" in done.stdout
 
 
-def test_promtool_check_config_loads_every_rule_file() -> None:
-    done = promtool("check", "config", str(PROMETHEUS_DIR / "prometheus.yml"))
+@pytest.mark.parametrize("name", ["prometheus.yml", "prometheus.replicas.yml"])
+def test_promtool_check_config_loads_every_rule_file(name: str) -> None:
+    done = promtool("check", "config", str(PROMETHEUS_DIR / name))
     assert done.returncode == 0, done.stdout + done.stderr
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config = yaml.safe_load((PROMETHEUS_DIR / name).read_text())
     loaded = {(PROMETHEUS_DIR / f).resolve() for f in config["rule_files"]}
     assert loaded == {p.resolve() for p in rule_files()}
     jobs = [job["job_name"] for job in config["scrape_configs"]]
