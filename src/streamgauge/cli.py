@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -569,7 +570,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             return  # already stopping; the first signal's stop is bounded
         log.info("signal %d: stopping", signum)
         app.stop.set()  # every sync ends at its next page or wait between retries
-        stop_server(server)
+        # From a thread of its own: the handler runs in the main thread between two bytecodes,
+        # possibly while the server's loop holds its task lock, which the stop takes too.
+        threading.Thread(target=stop_server, args=(server,), name="stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

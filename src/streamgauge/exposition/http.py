@@ -281,7 +281,7 @@ def _channel_class() -> type[Any]:
 
 
 def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
-    """Stop serving, from a signal handler or another thread; ``run()`` then returns.
+    """Stop serving, from a thread other than the one in ``run()``; ``run()`` then returns.
 
     The worker threads finish their responses and exit first, then the event loop closes its
     own sockets from inside its thread: closing them from outside races with the loop's
