@@ -44,6 +44,22 @@ class Replica:
     proc: subprocess.Popen[bytes]
     log: Path
 
+    @classmethod
+    def start(cls, name: str, config: Path, folder: Path) -> Replica:
+        """``streamgauge serve`` of ``config`` on a free port, its output in ``folder``."""
+        port = free_port()
+        log = folder / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "streamgauge", "serve", "--config", str(config),
+                    "--host", "127.0.0.1", "--port", str(port),
+                ],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        return cls(name, port, proc, log)
+
     def get(self, path: str) -> tuple[int, str]:
         url = f"http://127.0.0.1:{self.port}{path}"
         try:
@@ -118,35 +134,24 @@ def replicas(postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[Replica],
     }
     path = tmp_path / "streamgauge.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMGAUGE_")}
-    started = []
-    logs = []
-    for n in range(3):
-        port = free_port()
-        log = tmp_path / f"replica-{n}.log"
-        logs.append(log.open("wb"))
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamgauge", "serve", "--config", str(path),
-                "--host", "127.0.0.1", "--port", str(port),
-            ],
-            env=env, stdout=logs[-1], stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        started.append(Replica(f"replica-{n}", port, proc, log))
+    started = [Replica.start(f"replica-{n}", path, tmp_path) for n in range(3)]
     try:
         yield started, feed
     finally:
-        for replica in started:
-            if replica.proc.poll() is None:
-                replica.proc.send_signal(signal.SIGTERM)
-        for replica in started:
-            try:
-                replica.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                replica.proc.kill()
-                replica.proc.wait(timeout=10)
-        for out in logs:
-            out.close()
+        stop(started)
+
+
+def stop(replicas: list[Replica]) -> None:
+    """SIGTERM to each replica still running, then wait for all (SIGKILL after 30 s)."""
+    for replica in replicas:
+        if replica.proc.poll() is None:
+            replica.proc.send_signal(signal.SIGTERM)
+    for replica in replicas:
+        try:
+            replica.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            replica.proc.kill()
+            replica.proc.wait(timeout=10)
 
 
 def wait_ready(replicas: list[Replica], within: float = 60.0) -> None:
