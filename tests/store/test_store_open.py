@@ -41,6 +41,21 @@ def test_a_bare_postgresql_url_means_psycopg(postgres_url: str) -> None:
         assert store.schema_version() == MIGRATIONS[-1].version
 
 
+def test_postgresql_plans_each_lookup_for_its_own_ids(postgres_url: str) -> None:
+    # psycopg prepares a statement after its fifth run, and PostgreSQL may then keep one plan
+    # for any parameters: planned while the table was young, the digest lookup scanned every
+    # row of the source, so a first large sync grew quadratic. Eight batches of the same size
+    # run the same lookup eight times: nothing may be left prepared on the connection.
+    with Store.open(postgres_url) as store:
+        for batch in range(8):
+            records = [commit(sha=f"{batch}-{n}", authored_at=at(days=1)) for n in range(20)]
+            store.write_batch(source=SOURCE, stream="c", raws=[], records=records, cursor=None)
+        with store._engine.connect() as connection:
+            prepared = connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
+            assert prepared.scalar() == 0
+        assert len(list(store.iter_records("commit"))) == 160
+
+
 def test_an_unknown_kind_is_refused_when_asked_for(sqlite_store: Store) -> None:
     with pytest.raises(StoreError, match="unknown record kind 'build'; one of work_item"):
         sqlite_store.iter_records("build")

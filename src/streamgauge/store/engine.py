@@ -91,8 +91,21 @@ def build_engine(url: URL, *, manual_checkpoints: bool = False) -> Engine:
                 url = url.set(drivername="postgresql+psycopg")
             # The scheduler writes while the HTTP thread and CLI read: a small pool is plenty,
             # and pre-ping replaces connections that a restarted server dropped.
+            kwargs: dict[str, Any] = {}
+            if url.drivername == "postgresql+psycopg":
+                # psycopg prepares a statement run five times, and PostgreSQL may then plan it
+                # once for any parameters: the store's digest lookup (``source = $1 AND id IN
+                # (...)``), planned while a table is young, keeps scanning every row of the
+                # source through the source index, so a first large sync grows quadratic. A
+                # plan per execution costs a fraction of a millisecond.
+                kwargs["connect_args"] = {"prepare_threshold": None}
             return create_engine(
-                url, pool_size=5, max_overflow=5, pool_pre_ping=True, hide_parameters=True
+                url,
+                pool_size=5,
+                max_overflow=5,
+                pool_pre_ping=True,
+                hide_parameters=True,
+                **kwargs,
             )
     except ImportError as exc:
         raise StoreError(
