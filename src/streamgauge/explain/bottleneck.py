@@ -89,7 +89,7 @@ def _queued(q: Query, queues: Queues, stage: str, now: datetime) -> list[dict[st
     found = []
     for i in waits.at(now).tolist():
         if waits.stage[i] == code and q.wanted(queues.pairs[waits.pair[i]]):
-            found.append((int(waits.begin[i]), waits.what[i]))
+            found.append((int(waits.begin[i]), queues.names[waits.what[i]]))
     found.sort()
     return [{"what": what, "waiting_since": iso(_instant(begin))} for begin, what in found]
 

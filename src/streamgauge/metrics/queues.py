@@ -27,9 +27,10 @@ start of a window) is read from the same rows as the queue at ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -38,40 +39,37 @@ from streamgauge.linking import Links
 from streamgauge.metrics.columns import micros
 from streamgauge.metrics.dimensions import OTHER, Group
 from streamgauge.metrics.items import ItemFlow
-from streamgauge.metrics.leadtime import milestones
 from streamgauge.metrics.stages import UNMAPPED
 from streamgauge.model import Change, ChangeState, FlowState
 
 OPEN_END = int(np.iinfo(np.int64).max)  # the end of a visit or a wait still going on
-_OUT = (FlowState.DONE, FlowState.CANCELED)
 Int64s = npt.NDArray[np.int64]
 Index = npt.NDArray[np.intp]
+Counts = npt.NDArray[np.int64]
+
+# What a step of a stream puts the item or change in: no stage, a stage's wait, its process.
+_OUT, _QUEUED, _PROCESS = 0, 1, 2
+_KIND = {
+    FlowState.NEW: _QUEUED,
+    FlowState.WAITING: _QUEUED,
+    FlowState.ACTIVE: _PROCESS,
+    FlowState.DONE: _OUT,
+    FlowState.CANCELED: _OUT,
+}
+_AT, _TO_STAGE, _TO_STATE = attrgetter("at"), attrgetter("to_stage"), attrgetter("to_state")
 
 
 @dataclass(slots=True)
 class Spans:
     """Visits (or waits) as columns: pair and stage codes, begin (included) and end
-    (excluded) in microseconds since the epoch, and what was there (item key or change id)."""
+    (excluded) in microseconds since the epoch, and what was there (an index into
+    :attr:`Queues.names`)."""
 
     pair: Index
     stage: Index
     begin: Int64s
     end: Int64s
-    what: list[str]
-
-    @classmethod
-    def of(cls, rows: list[tuple[int, int, int, int, str]]) -> Spans:
-        if not rows:
-            empty = np.zeros(0, dtype=np.int64)
-            return cls(empty.astype(np.intp), empty.astype(np.intp), empty, empty.copy(), [])
-        pair, stage, begin, end, what = zip(*rows, strict=True)
-        return cls(
-            np.array(pair, dtype=np.intp),
-            np.array(stage, dtype=np.intp),
-            np.array(begin, dtype=np.int64),
-            np.array(end, dtype=np.int64),
-            list(what),
-        )
+    what: Index
 
     def at(self, instant: datetime) -> Index:
         """The rows going on at ``instant``: begun by it and not ended."""
@@ -81,25 +79,27 @@ class Spans:
 
 @dataclass(slots=True)
 class Queues:
-    """Every stage visit and every wait in a stage, with the names their codes stand for."""
+    """Every stage visit and every wait in a stage, with the names their codes stand for:
+    pairs, stages, and what was there (item keys, change ids)."""
 
     pairs: list[Group]
     stages: list[str]
+    names: list[str]
     visits: Spans
     waits: Spans
 
-    def counts(self, rows: Index, spans: Spans) -> npt.NDArray[np.int64]:
+    def counts(self, rows: Index, spans: Spans) -> Counts:
         """How many of ``rows`` of ``spans`` each (pair, stage) has: a pairs x stages matrix."""
         flat = spans.pair[rows] * len(self.stages) + spans.stage[rows]
         size = len(self.pairs) * len(self.stages)
         found = np.bincount(flat, minlength=size).astype(np.int64)
         return found.reshape(len(self.pairs), len(self.stages))
 
-    def queued(self, instant: datetime) -> npt.NDArray[np.int64]:
+    def queued(self, instant: datetime) -> Counts:
         """The queue of each (pair, stage) at ``instant``."""
         return self.counts(self.waits.at(instant), self.waits)
 
-    def moves(self, start: datetime, end: datetime) -> tuple[npt.NDArray[np.int64], ...]:
+    def moves(self, start: datetime, end: datetime) -> tuple[Counts, Counts]:
         """Arrivals and departures of each (pair, stage) in ``(start, end]``."""
         a, b = micros(start), micros(end)
         v = self.visits
@@ -108,105 +108,135 @@ class Queues:
         return self.counts(arrived, v), self.counts(departed, v)
 
 
-class _Builder:
-    __slots__ = ("kept", "pairs", "stages", "visits", "waits")
-
-    def __init__(self, kept: frozenset[str]) -> None:
-        self.kept = kept
-        self.pairs: dict[Group, int] = {}
-        self.stages: dict[str, int] = {}
-        self.visits: list[tuple[int, int, int, int, str]] = []
-        self.waits: list[tuple[int, int, int, int, str]] = []
-
-    def code(self, stage: str) -> int:
-        name = stage if stage in self.kept else OTHER
-        found = self.stages.get(name)
-        if found is None:
-            found = self.stages[name] = len(self.stages)
-        return found
-
-    def steps(self, pair: int, what: str, steps: Iterable[tuple[int, int | None, bool]]) -> None:
-        """Visits and waits from (instant, stage code or None: in no stage, queued) steps, each
-        lasting until the next (the last one until now and on)."""
-        visit: tuple[int, int] | None = None  # (stage, since)
-        wait: tuple[int, int] | None = None
-        for t, stage, queued in steps:
-            if visit is not None and visit[0] != stage:
-                if t > visit[1]:
-                    self.visits.append((pair, visit[0], visit[1], t, what))
-                visit = None
-            if visit is None and stage is not None:
-                visit = (stage, t)
-            waiting = stage if queued else None
-            if wait is not None and wait[0] != waiting:
-                if t > wait[1]:
-                    self.waits.append((pair, wait[0], wait[1], t, what))
-                wait = None
-            if wait is None and waiting is not None:
-                wait = (waiting, t)
-        if visit is not None:
-            self.visits.append((pair, visit[0], visit[1], OPEN_END, what))
-        if wait is not None:
-            self.waits.append((pair, wait[0], wait[1], OPEN_END, what))
-
-    def tracker(self, pair: int, flow: ItemFlow) -> None:
-        history = flow.history
-        first = history[0]
-        state = first.from_state or FlowState.NEW
-        stage = self.code(first.from_stage or UNMAPPED) if state not in _OUT else None
-        steps = [(micros(flow.item.created_at), stage, state is not FlowState.ACTIVE)]
-        since = steps[0][0]
-        for move in history:
-            t = micros(move.at)
-            since = t if t > since else since
-            state = move.to_state
-            stage = self.code(move.to_stage or UNMAPPED) if state not in _OUT else None
-            steps.append((since, stage, state is not FlowState.ACTIVE))
-        self.steps(pair, flow.item.key, steps)
-
-    def delivery(self, pair: int, change: Change, links: Links) -> None:
-        first_commit = change.first_commit_at or change.created_at
-        opened, reviewed, merged = milestones(change, first_commit)
-        steps: list[tuple[int, int | None, bool]] = [
-            (micros(first_commit), self.code("coding"), False),
-            (micros(opened), self.code("pickup"), True),
-        ]
-        if change.state is ChangeState.MERGED and change.merged_at is not None:
-            if change.first_review_at is not None:
-                steps.append((micros(reviewed), self.code("code_review"), False))
-            steps.append((micros(merged), self.code("deploy"), True))
-            shipped = links.shipping_deployment(change)
-            if shipped is not None:
-                end = shipped.finished_at or shipped.started_at
-                steps.append((micros(end if end > merged else merged), None, False))
-        elif change.first_review_at is not None:
-            reviewed = max(opened, change.first_review_at)
-            steps.append((micros(reviewed), self.code("code_review"), False))
-        self.steps(pair, change.id, steps)
-
-
 def queues_of(
     flows: Iterable[ItemFlow], changes: Iterable[Change], links: Links, kept: frozenset[str]
 ) -> Queues:
     """The visits and waits of every stage (see the module) of ``flows`` and of the
     ``changes`` naming their keys."""
-    built = _Builder(kept)
     by_key: dict[str, list[Change]] = {}
     for change in changes:
         if change.state is not ChangeState.CLOSED:
             for key in change.work_item_keys:
                 by_key.setdefault(key, []).append(change)
+    pairs: dict[Group, int] = {}
+    names: list[str] = []
+    owner_pair: list[int] = []  # each owner's pair: items with a history, then changes
+    # the tracker steps, owner by owner: when, to which stage (None: unmapped), in what state
+    ats: list[datetime] = []
+    stages: list[str | None] = []
+    states: list[FlowState] = []
+    steps: list[int] = []  # how many each owner has
+    linked: list[Change] = []
+    linked_pair: list[int] = []
     seen: set[tuple[int, str]] = set()  # (pair, change id): a change counts once per pair
     for flow in flows:
-        pair = built.pairs.get(flow.group)
+        pair = pairs.get(flow.group)
         if pair is None:
-            pair = built.pairs[flow.group] = len(built.pairs)
-        if flow.history:
-            built.tracker(pair, flow)
+            pair = pairs[flow.group] = len(pairs)
+        history = flow.history
+        if history:
+            first = history[0]
+            steps.append(len(history) + 1)
+            names.append(flow.item.key)
+            owner_pair.append(pair)
+            ats.append(flow.item.created_at)
+            ats.extend(map(_AT, history))
+            stages.append(first.from_stage)
+            stages.extend(map(_TO_STAGE, history))
+            states.append(first.from_state or FlowState.NEW)
+            states.extend(map(_TO_STATE, history))
         for change in by_key.get(flow.item.key, ()):
             if (pair, change.id) not in seen:
                 seen.add((pair, change.id))
-                built.delivery(pair, change, links)
+                linked.append(change)
+                linked_pair.append(pair)
+    codes: dict[str, int] = {}
+    lookup = {name: _code(codes, name or UNMAPPED, kept) for name in set(stages)}
+    at = np.fromiter(map(micros, ats), np.int64, len(ats))
+    counts = np.array(steps, dtype=np.intp)
+    owner = np.repeat(np.arange(len(counts), dtype=np.intp), counts)
+    # moves before the creation count from it: each owner's instants ascend
+    starts = np.cumsum(counts) - counts
+    at = np.maximum(at, np.repeat(at[starts], counts))
+    stage = np.fromiter(map(lookup.__getitem__, stages), np.intp, len(stages))
+    kind = np.fromiter(map(_KIND.__getitem__, states), np.intp, len(states))
+    first_change = len(names)
+    names.extend(c.id for c in linked)
+    owner_pair.extend(linked_pair)
+    d_owner, d_at, d_stage, d_kind = _delivery(linked, links, codes, first_change)
+    owner, at = np.r_[owner, d_owner], np.r_[at, d_at]
+    stage, kind = np.r_[stage, d_stage], np.r_[kind, d_kind]
+    by_owner = np.array(owner_pair, dtype=np.intp)
     return Queues(
-        list(built.pairs), list(built.stages), Spans.of(built.visits), Spans.of(built.waits)
+        list(pairs),
+        list(codes),
+        names,
+        _runs(owner, np.where(kind != _OUT, stage, -1), at, by_owner),
+        _runs(owner, np.where(kind == _QUEUED, stage, -1), at, by_owner),
     )
+
+
+def _code(codes: dict[str, int], stage: str, kept: frozenset[str]) -> int:
+    name = stage if stage in kept else OTHER
+    return codes.setdefault(name, len(codes))
+
+
+def _delivery(
+    changes: Sequence[Change], links: Links, codes: dict[str, int], first: int
+) -> tuple[Index, Int64s, Index, Index]:
+    """The steps of each change's delivery stages (owners from ``first`` on), owner by owner:
+    milestones made monotone as for lead-time parts (see :func:`.leadtime.milestones`)."""
+    n = len(changes)
+
+    def instants(values: Iterable[datetime | None]) -> tuple[Int64s, npt.NDArray[np.bool_]]:
+        found = np.fromiter(map(micros, values), np.int64, n)
+        return found, found != np.iinfo(np.int64).min
+
+    created, _ = instants(c.created_at for c in changes)
+    commit, _ = instants(c.first_commit_at or c.created_at for c in changes)
+    review, reviewed_ = instants(c.first_review_at for c in changes)
+    merge, merged_ = instants(
+        c.merged_at if c.state is ChangeState.MERGED else None for c in changes
+    )
+    shipping = [links.shipping_deployment(c) if c.merged_at else None for c in changes]
+    shipped, shipped_ = instants(d.finished_at or d.started_at if d else None for d in shipping)
+    opened = np.maximum(created, commit)
+    merged = np.maximum(merge, opened)
+    reviewed = np.maximum(review, opened)
+    reviewed = np.where(merged_, np.minimum(reviewed, merged), reviewed)
+    shipped = np.maximum(shipped, merged)
+    every = np.ones(n, dtype=np.bool_)
+    steps = [  # (which changes, when, stage, kind), in the order a change takes them
+        (every, commit, codes.setdefault("coding", len(codes)), _PROCESS),
+        (every, opened, codes.setdefault("pickup", len(codes)), _QUEUED),
+        (reviewed_, reviewed, codes.setdefault("code_review", len(codes)), _PROCESS),
+        (merged_, merged, codes.setdefault("deploy", len(codes)), _QUEUED),
+        (merged_ & shipped_, shipped, -1, _OUT),
+    ]
+    owner = np.concatenate([np.flatnonzero(mask) for mask, *_ in steps]).astype(np.intp)
+    at = np.concatenate([when[mask] for mask, when, *_ in steps])
+    stage = np.concatenate([np.full(int(mask.sum()), code) for mask, _, code, _ in steps])
+    kind = np.concatenate([np.full(int(mask.sum()), k) for mask, _, _, k in steps])
+    order = np.argsort(owner, kind="stable")  # owner by owner, each in step order
+    return owner[order] + first, at[order], stage[order].astype(np.intp), kind[order]
+
+
+def _runs(owner: Index, stage: Index, at: Int64s, pair_of_owner: Index) -> Spans:
+    """Spans from steps (owner by owner, in time order) each lasting until the next step of
+    its owner (the last one until now and on): consecutive steps of one stage are one span,
+    steps in no stage (-1) and spans of no duration none."""
+    n = len(stage)
+    if not n:
+        empty = np.zeros(0, dtype=np.intp)
+        return Spans(empty, empty, empty.astype(np.int64), empty.astype(np.int64), empty)
+    new = np.r_[True, (owner[1:] != owner[:-1]) | (stage[1:] != stage[:-1])]
+    starts = np.flatnonzero(new)
+    following = np.r_[starts[1:], n]
+    end = np.full(len(starts), OPEN_END, dtype=np.int64)
+    same = following < n
+    same[same] = owner[following[same]] == owner[starts[same]]
+    end[same] = at[following[same]]
+    begin = at[starts]
+    keep = (stage[starts] >= 0) & (end > begin)
+    who = owner[starts][keep]
+    return Spans(pair_of_owner[who], stage[starts][keep], begin[keep], end[keep], who)
