@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.builders import at, change, work_item
+from tests.builders import at, change, deployment, work_item
 from tests.metrics.helpers import NOW, checkout, gauge, settings
 from tests.metrics.test_incremental import START, everything, sync
 from tests.metrics.test_stages import path
@@ -221,12 +221,26 @@ def test_delivery_queues_are_changes_waiting_for_review_and_for_production() -> 
     c3 = change(created_at=at(days=27), first_review_at=at(days=28), work_item_keys=("PAY-9",))
     # c4: closed without merging: when it closed is unknown, it is left out
     c4 = change(created_at=at(days=24), state=ChangeState.CLOSED, work_item_keys=("PAY-9",))
-    data = Dataset(work_items=[item], status_changes=history, changes=[c1, c2, c3, c4])
+    # c5: opened day 8, merged 10, in production day 11: out of every stage by day 20
+    c5 = change(
+        created_at=at(days=8), merged_at=at(days=10), merge_sha="s5", work_item_keys=("PAY-9",)
+    )
+    shipped = deployment(finished_at=at(days=11), commit_shas=("s5",))
+    data = Dataset(
+        work_items=[item],
+        status_changes=history,
+        changes=[c1, c2, c3, c4, c5],
+        deployments=[shipped],
+    )
     facts = compute_facts(data, now=NOW, settings=settings())
     kept = frozenset([*DELIVERY, "dev"])
-    queues = queues_of(
-        facts.flows, data.changes, Links.build(data, incident_window=timedelta()), kept
-    )
+    links = Links.build(data, incident_window=timedelta())
+    queues = queues_of(facts.flows, data.changes, links, kept, since=at(days=20))
+    assert sorted(queues.names) == sorted(["PAY-9", c1.id, c2.id, c3.id])  # not c4, c5
+    # asked from day 0, c5 is in: its pickup (8-10) and deploy (10-11) visits
+    earlier = queues_of(facts.flows, data.changes, links, kept, since=at(days=0))
+    assert c5.id in earlier.names
+    assert earlier.queued(at(days=10.5))[0][earlier.stages.index("deploy")] == 1
     (pair,) = queues.pairs
     code = {s: i for i, s in enumerate(queues.stages)}
     now_queue = queues.queued(NOW)[0]
@@ -284,3 +298,26 @@ def test_every_stream_of_the_demo_names_exactly_one_stage() -> None:
             if dict(k)["team"] == team and dict(k)["app"] == app and dict(k)["window"] == window
         )
         assert abs(total - 1.0) < 1e-9 or total == 0.0  # the shares of a stream add up to 1
+
+
+def test_leaving_out_what_ended_before_the_windows_changes_no_count() -> None:
+    config = DemoConfig.model_validate(
+        {"name": "demo", "type": "demo", "seed": 5, "start": START.isoformat()}
+    )
+    now = START + timedelta(days=50)
+    data = everything({r.id: r for r in sync(DemoConnector(config, Settings()), now, {})})
+    facts = compute_facts(data, now=now, settings=Settings(windows=["7d", "30d"]))
+    kept = frozenset([*DELIVERY, "intake", "planning", "development", "review", "testing"])
+    since = now - timedelta(days=30)
+    some = queues_of(facts.flows, data.changes, facts.links, kept, since)
+    every = queues_of(facts.flows, data.changes, facts.links, kept, START)
+    assert len(some.names) < len(every.names)  # some items and changes were done by then
+    assert some.pairs == every.pairs
+    # the same stages, maybe coded in another order
+    order = [every.stages.index(stage) for stage in some.stages]
+    assert sorted(order) == list(range(len(every.stages)))
+    for instant in (now, since, now - timedelta(days=7)):
+        assert (some.queued(instant) == every.queued(instant)[:, order]).all()
+    for start in (since, now - timedelta(days=7)):
+        for a, b in zip(some.moves(start, now), every.moves(start, now), strict=True):
+            assert (a == b[:, order]).all()

@@ -37,7 +37,7 @@ def bottleneck(q: Query) -> Explanation:
     order = stage_order(facts.streams, rules.stage_order) if facts.streams else []
     streams = stream_frame(facts.streams)
     rows = StageRows.of(streams.facts, kept)
-    queues = queues_of(facts.flows, facts.changes, facts.links, kept)
+    queues = queues_of(facts.flows, facts.changes, facts.links, kept, window.start)
     found = bottlenecks(streams, rows, queues, [window], order, facts.now, (q.team, q.app))
     out: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"bottleneck": None, "rule": None}

@@ -124,14 +124,19 @@ def bottlenecks(
     """The named stage of every group with a stream in each window (only ``wanted``, if given),
     in window then group order."""
     groups = sorted(all_groups(streams.pairs)) if wanted is None else [wanted]
-    queue_now = _by_group(queues.queued(now), queues.pairs, groups)
+    # which pairs each group sums: a groups x pairs matrix
+    member = np.array(
+        [[t in (ALL, p[0]) and a in (ALL, p[1]) for p in queues.pairs] for t, a in groups],
+        dtype=np.int64,
+    ).reshape(len(groups), len(queues.pairs))
+    queue_now = _by_group(member, queues.queued(now), groups)
     code = {stage: i for i, stage in enumerate(queues.stages)}
     out: list[StreamBottleneck] = []
     for window in windows:
         found = streams.by_group(streams.within(window))
-        queue_start = _by_group(queues.queued(window.start), queues.pairs, groups)
+        queue_start = _by_group(member, queues.queued(window.start), groups)
         arrived, departed = (
-            _by_group(m, queues.pairs, groups) for m in queues.moves(window.start, window.end)
+            _by_group(member, m, groups) for m in queues.moves(window.start, window.end)
         )
         for group in groups:
             members = found.get(group)
@@ -168,15 +173,10 @@ def bottlenecks(
     return out
 
 
-def _by_group(
-    matrix: Counts, pairs: Sequence[Group], groups: Sequence[Group]
-) -> dict[Group, Counts]:
-    """Each group's row: the sum of its pairs' rows of a pairs x stages ``matrix``."""
-    out: dict[Group, Counts] = {}
-    for team, app in groups:
-        mask = [team in (ALL, p[0]) and app in (ALL, p[1]) for p in pairs]
-        out[team, app] = matrix[np.array(mask, dtype=np.bool_)].sum(axis=0)
-    return out
+def _by_group(member: Counts, matrix: Counts, groups: Sequence[Group]) -> dict[Group, Counts]:
+    """Each group's row: the sum of its pairs' rows (``member``) of a pairs x stages
+    ``matrix``."""
+    return dict(zip(groups, member @ matrix, strict=True))
 
 
 def _stream_stages(
@@ -213,9 +213,9 @@ def add_bottleneck_metrics(
     now: datetime,
 ) -> None:
     """The bottleneck families (see the module) of every group with a stream."""
-    if not len(frames.streams):
+    if not len(frames.streams) or not windows:
         return
-    queues = queues_of(flows, changes, links, kept)
+    queues = queues_of(flows, changes, links, kept, min(w.start for w in windows))
     shown: dict[Group, dict[str, int]] = {}
     for found in bottlenecks(frames.streams, frames.stages, queues, windows, order, now):
         team, app = found.group

@@ -56,6 +56,7 @@ _KIND = {
     FlowState.DONE: _OUT,
     FlowState.CANCELED: _OUT,
 }
+_ENDED = (FlowState.DONE, FlowState.CANCELED)
 _AT, _TO_STAGE, _TO_STATE = attrgetter("at"), attrgetter("to_stage"), attrgetter("to_state")
 
 
@@ -109,13 +110,18 @@ class Queues:
 
 
 def queues_of(
-    flows: Iterable[ItemFlow], changes: Iterable[Change], links: Links, kept: frozenset[str]
+    flows: Iterable[ItemFlow],
+    changes: Iterable[Change],
+    links: Links,
+    kept: frozenset[str],
+    since: datetime,
 ) -> Queues:
     """The visits and waits of every stage (see the module) of ``flows`` and of the
-    ``changes`` naming their keys."""
+    ``changes`` naming their keys, but those of items and changes out of every stage by
+    ``since`` (the earliest instant asked about: no count from then on sees them)."""
     by_key: dict[str, list[Change]] = {}
     for change in changes:
-        if change.state is not ChangeState.CLOSED:
+        if change.state is not ChangeState.CLOSED and not _shipped_by(change, links, since):
             for key in change.work_item_keys:
                 by_key.setdefault(key, []).append(change)
     pairs: dict[Group, int] = {}
@@ -134,7 +140,7 @@ def queues_of(
         if pair is None:
             pair = pairs[flow.group] = len(pairs)
         history = flow.history
-        if history:
+        if history and not (flow.state in _ENDED and history[-1].at <= since):
             first = history[0]
             steps.append(len(history) + 1)
             names.append(flow.item.key)
@@ -174,6 +180,15 @@ def queues_of(
         _runs(owner, np.where(kind != _OUT, stage, -1), at, by_owner),
         _runs(owner, np.where(kind == _QUEUED, stage, -1), at, by_owner),
     )
+
+
+def _shipped_by(change: Change, links: Links, since: datetime) -> bool:
+    """Whether ``change`` was merged and in production by ``since``."""
+    merged = change.merged_at
+    if change.state is not ChangeState.MERGED or merged is None or merged > since:
+        return False
+    shipping = links.shipping_deployment(change)
+    return shipping is not None and (shipping.finished_at or shipping.started_at) <= since
 
 
 def _code(codes: dict[str, int], stage: str, kept: frozenset[str]) -> int:
