@@ -175,16 +175,19 @@ def test_a_tie_on_wait_share_goes_to_the_lowest_complete_and_accurate() -> None:
     assert named(snap.values(BOTTLENECK), "7d") == ["test"]
 
 
-def evidence(stage: str, order: int, **values: float) -> StageEvidence:
-    fields = {"queue": 0, "queue_at_start": 0, "arrivals": 0, "departures": 0}
-    fields.update({k: int(v) for k, v in values.items() if k in fields})
+def evidence(
+    stage: str,
+    order: int,
+    *,
+    queue: int = 0,
+    queue_at_start: int = 0,
+    arrivals: int = 0,
+    departures: int = 0,
+    wait_share: float = 0.0,
+    ca: float | None = None,
+) -> StageEvidence:
     return StageEvidence(
-        stage,
-        order,
-        wait_seconds=0.0,
-        wait_share=values.get("wait_share", 0.0),
-        complete_accurate=values.get("ca"),
-        **fields,  # type: ignore[arg-type]
+        stage, order, queue, queue_at_start, arrivals, departures, 0.0, wait_share, ca
     )
 
 

@@ -19,6 +19,7 @@ wait part, as the value-stream map counts wait time (:mod:`.stages`):
   shipped it (still there until one did). ``pickup`` is the queue in front of code review:
   changes open without a review; ``deploy`` the merged changes not yet in production.
   ``coding`` and ``code_review`` are process stages: their queue is always empty.
+  An item's tracker stages and its changes' delivery stages are counted each on its own.
 
 A visit or a wait of no duration is none. Stage names outside the kept ones fold to ``other``.
 Everything is placed by the instants of the records, so the queue at any earlier instant (the
