@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.builders import at, change, deployment, incident, status_change, work_item
 from tests.metrics.helpers import NOW, checkout, settings
+from tests.metrics.test_bottleneck import growing_queue as bottleneck_story
 from tests.metrics.test_stages import story as stage_story
 
 from streamgauge.cli import main
@@ -388,3 +389,25 @@ def test_a_window_without_deployments_rates_its_frequency_low() -> None:
     ]
     family = "streamgauge_deployment_frequency_window_level"
     assert value(snap, family, window="7d", level="low") == 1.0
+
+
+def test_bottleneck_lists_each_stage_s_evidence_the_rule_and_what_waits_in_front() -> None:
+    # The growing-queue story of tests/metrics/test_bottleneck.py: test's queue grows (C and D
+    # wait there from day 26 and day 28), backlog has the larger wait share (6/7).
+    facts = compute_facts(bottleneck_story(), now=NOW, settings=settings())
+    found = explain(facts, "bottleneck", settings(), window="7d")
+    assert found.summary == {"bottleneck": "test", "rule": "growing_queue"}
+    rows = {r["stage"]: r for r in found.rows}
+    assert list(rows) == ["backlog", "dev", "test"]  # stream order
+    # test: queue 2 now, 0 at day 23; 3 in (E, C, D), 1 out (E); E waited 0.5 d of 3.5 d
+    assert (rows["test"]["queue"], rows["test"]["queue_at_start"]) == (2, 0)
+    assert (rows["test"]["arrivals"], rows["test"]["departures"]) == (3, 1)
+    assert rows["test"]["growing"]
+    assert rows["test"]["bottleneck"]
+    assert rows["test"]["wait_seconds"] == 43200
+    assert rows["backlog"]["wait_share"] == 3 / 3.5
+    assert not rows["backlog"]["bottleneck"]
+    # waiting in front of test now, oldest first: C since day 26, D since day 28
+    assert [q["what"] for q in found.tables["queued"]] == ["PAY-4", "PAY-5"]
+    assert found.tables["queued"][0]["waiting_since"] == "2026-01-27T00:00:00Z"
+    assert metric_key("streamgauge_value_stream_stage_queue_items") == "bottleneck"

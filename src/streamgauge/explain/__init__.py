@@ -13,6 +13,7 @@ buckets. :data:`FAMILIES` names the explanation of every computed family.
 from __future__ import annotations
 
 from streamgauge.config import Settings, format_duration
+from streamgauge.explain.bottleneck import bottleneck
 from streamgauge.explain.delivery import (
     deployment_days,
     deployments,
@@ -67,6 +68,7 @@ EXPLAINERS: dict[str, Explainer] = {
     "flow_distribution_in_progress": in_progress,
     "work_items_over_sle": over_sle,
     "value_stream": value_stream,
+    "bottleneck": bottleneck,
     "data_quality": data_quality,
     "governance": governance,
     "targets": targets,
@@ -112,6 +114,12 @@ FAMILIES: dict[str, str] = {
     "streamgauge_value_stream_stage_order": "value_stream",
     "streamgauge_value_stream_lead_time_window_seconds": "value_stream",
     "streamgauge_value_stream_efficiency_window_ratio": "value_stream",
+    "streamgauge_value_stream_bottleneck": "bottleneck",
+    "streamgauge_value_stream_stage_wait_share_window_ratio": "bottleneck",
+    "streamgauge_value_stream_stage_queue_items": "bottleneck",
+    "streamgauge_value_stream_stage_queue_trend_window_items": "bottleneck",
+    "streamgauge_value_stream_stage_arrivals_window_items": "bottleneck",
+    "streamgauge_value_stream_stage_departures_window_items": "bottleneck",
     "streamgauge_data_quality_records": "data_quality",
     "streamgauge_target": "targets",
     "streamgauge_governance_deployments_window_ratio": "governance",

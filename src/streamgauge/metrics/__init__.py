@@ -20,7 +20,8 @@ beside the code that implements them:
 * :mod:`.items` and :mod:`.flow`: each work item's flow, and flow load, velocity, time,
   efficiency, distribution and work-item age (``metrics.sle_age``, ``metrics.sle_percentile``);
 * :mod:`.stages` and :mod:`.stage_metrics`: the value-stream map (``metrics.stage_labels``),
-  its stages in stream order (:mod:`.stage_order`, ``metrics.stage_order``);
+  its stages in stream order (:mod:`.stage_order`, ``metrics.stage_order``), each stage's queue
+  (:mod:`.queues`) and the bottleneck named (:mod:`.bottleneck`);
 * :mod:`.quality`: data quality;
 * :mod:`.governance`: deployments that shipped unreviewed, unlinked or directly pushed work;
 * :mod:`.targets`: the configured targets (``teams.*.targets``, ``apps.*.targets``);
@@ -40,7 +41,7 @@ from scratch each time.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from datetime import datetime
 
 from streamgauge.config import Settings
 from streamgauge.linking import Links
+from streamgauge.metrics.bottleneck import add_bottleneck_metrics
 from streamgauge.metrics.delivery import (
     IncidentFixes,
     add_delivery_metrics,
@@ -84,6 +86,7 @@ class Facts:
     flows: list[ItemFlow]
     streams: list[ItemStream]
     problems: list[Problem]
+    changes: Sequence[Change] = ()  # every change, open ones too: the delivery stages' queues
 
 
 @dataclass(slots=True)
@@ -217,7 +220,7 @@ def compute_facts(
         memo=memo.quality if memo else None,
         attempts_fail=rules.failed_attempts_are_failures,
     )
-    return Facts(now, links, dora, fixes, flows, streams, found)
+    return Facts(now, links, dora, fixes, flows, streams, found, dataset.changes)
 
 
 def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
@@ -242,6 +245,9 @@ def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
     )
     order = stage_order(facts.streams, rules.stage_order) if facts.streams else []
     add_stage_metrics(snapshot, facts.streams, frames, windows, order)
+    add_bottleneck_metrics(
+        snapshot, facts.flows, facts.changes, facts.links, frames, windows, order, kept, facts.now
+    )
     pairs = {o.group for o in facts.dora.outcomes} | {f.group for f in facts.flows}
     add_quality_metrics(snapshot, facts.problems, pairs)
     evidence = deployment_evidence(facts.dora, facts.links, facts.now)

@@ -251,6 +251,47 @@ VALUE_STREAM: tuple[MetricDef, ...] = (
     ),
 )
 
+# The bottleneck named, with its evidence (streamgauge.metrics.bottleneck and .queues).
+BOTTLENECK: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_value_stream_bottleneck",
+        "gauge",
+        "team app window stage",
+        "1 on the stage named the bottleneck of the stream in the window: a growing queue "
+        "first, then the highest wait share, then the lowest %C&A; no sample for the others.",
+    ),
+    _d(
+        "streamgauge_value_stream_stage_wait_share_window_ratio",
+        "gauge",
+        "team app window stage",
+        "The stage's wait time over the wait time of every stage, of the items done in the window.",
+    ),
+    _d(
+        "streamgauge_value_stream_stage_queue_items",
+        "gauge",
+        "team app stage",
+        "Work items (changes, for delivery stages) waiting in the stage now.",
+    ),
+    _d(
+        "streamgauge_value_stream_stage_queue_trend_window_items",
+        "gauge",
+        "team app window stage",
+        "The stage's queue now minus its queue at the window's start.",
+    ),
+    _d(
+        "streamgauge_value_stream_stage_arrivals_window_items",
+        "gauge",
+        "team app window stage",
+        "Visits of the stage that began in the window.",
+    ),
+    _d(
+        "streamgauge_value_stream_stage_departures_window_items",
+        "gauge",
+        "team app window stage",
+        "Visits of the stage that ended in the window.",
+    ),
+)
+
 DATA_QUALITY: tuple[MetricDef, ...] = (
     _d(
         "streamgauge_data_quality_records",
@@ -340,6 +381,7 @@ COMPUTED: tuple[MetricDef, ...] = (
     *LEVELS,
     *FLOW_EXTRA,
     *VALUE_STREAM,
+    *BOTTLENECK,
     *DATA_QUALITY,
     *TARGETS_AND_GOVERNANCE,
 )

@@ -119,19 +119,24 @@ def frames_of(
         },
         kind=lambda f: f.item.type.value,
     )
-    stream_frame = Frame(
-        streams,
-        attrgetter("flow.done_at"),
-        attrgetter("flow.group"),
-        {"lead": attrgetter("lead_seconds"), "process": attrgetter("process_seconds")},
-    )
+    streams_done = stream_frame(streams)
     return Frames(
         outcome_frame(dora.outcomes, fixes),
         lead_frame(dora.lead_times),
         recovery_frame(dora.outcomes),
         done,
-        stream_frame,
-        StageRows.of(stream_frame.facts, kept_stages),
+        streams_done,
+        StageRows.of(streams_done.facts, kept_stages),
+    )
+
+
+def stream_frame(streams: Sequence[ItemStream]) -> Frame[ItemStream]:
+    """Done items' value streams by when the item was done, with their lead and process time."""
+    return Frame(
+        streams,
+        attrgetter("flow.done_at"),
+        attrgetter("flow.group"),
+        {"lead": attrgetter("lead_seconds"), "process": attrgetter("process_seconds")},
     )
 
 
