@@ -235,3 +235,32 @@ def test_a_backlog_holds_the_items_not_done_that_match_every_selector(
     facts = compute_facts(data, now=NOW, settings=settings())
     backlog = Backlog(name="b", **selectors)
     assert {f.item.key for f in facts.flows if in_backlog(f, backlog)} == selected
+
+
+def test_explain_lists_the_throughput_sampled_and_each_percentile() -> None:
+    from streamgauge.explain import explain
+
+    config = tiny_settings()
+    found = explain(compute_facts(tiny(), now=NOW, settings=config), "forecast", config)
+    assert found.summary["trials"] == TRIALS
+    by_type = {row["type"]: row for row in found.tables["throughput"]}
+    # the two days, oldest first: 0 items, then 2
+    assert by_type["all"]["daily_oldest_first"] == "0 2"
+    assert by_type["all"]["zero_days"] == 1
+    assert by_type["defect"]["items_done"] == 0
+    items = {(r["type"], r["forecast"]): r for r in found.rows}
+    # the same numbers as the families (worked out in the tests above)
+    assert items["all", "items"]["0.2"] == 4
+    assert items["all", "days"]["0.95"] == 8
+    assert items["all", "days"]["items_now"] == 3
+    # the guard says why: no defect was done in the history, so 0 items at every confidence
+    assert items["defect", "items"]["why"] == "no item done in the history: 0 forecast"
+    assert [items["defect", "items"][c] for c in ("0.2", "0.6", "0.7", "0.85", "0.95")] == [0] * 5
+    # and a team that finished nothing has no date for its backlog, with why
+    data = Dataset()
+    data.add(done_at(72))
+    data.add(work_item(created_at=NOW, labels=("release-1",)))
+    found = explain(compute_facts(data, now=NOW, settings=config), "forecast", config)
+    (days,) = [r for r in found.rows if r["type"] == "all" and r["forecast"] == "days"]
+    assert days["why"] == "no item done in the history: no date can be forecast"
+    assert days["0.6"] is None
