@@ -21,6 +21,7 @@ from streamgauge.metrics.forecast import (
     items_at,
     rng_for,
     simulate_days,
+    simulate_team_totals,
     simulate_totals,
 )
 from streamgauge.metrics.snapshot import Snapshot
@@ -174,12 +175,27 @@ def test_same_records_give_the_same_forecasts_whatever_their_order() -> None:
     for name in (ITEMS, DAYS, BACKLOG):
         assert first.values(name) == again.values(name) == other_order.values(name)
         assert first.values(name)
-    # each team and type has a seed of its own, from the configured one
-    a = simulate_totals(np.array([0, 1, 2]), [5], 1000, rng_for(1, "payments", "feature"))[5]
-    b = simulate_totals(np.array([0, 1, 2]), [5], 1000, rng_for(1, "payments", "defect"))[5]
-    c = simulate_totals(np.array([0, 1, 2]), [5], 1000, rng_for(1, "payments", "feature"))[5]
+    # the same seed and team draw the same trials, another team other ones
+    a = simulate_totals(np.array([0, 1, 2]), [5], 1000, rng_for(1, "payments"))[5]
+    b = simulate_totals(np.array([0, 1, 2]), [5], 1000, rng_for(1, "search"))[5]
+    c = simulate_totals(np.array([0, 1, 2]), [5], 1000, rng_for(1, "payments"))[5]
     assert not np.array_equal(a, b)
     assert np.array_equal(a, c)
+
+
+def test_a_trial_draws_the_same_days_for_every_type_of_the_team() -> None:
+    # features and defects of a 4-day history; "all" is their sum day by day
+    features = np.array([0, 2, 1, 3], dtype=np.int64)
+    defects = np.array([1, 0, 0, 2], dtype=np.int64)
+    every = features + defects
+    f, d, a = simulate_team_totals([features, defects, every], [3, 7], 500, rng_for(1, "t"))
+    for h in (3, 7):
+        # each trial's types add up to its total of every type
+        assert np.array_equal(f[h] + d[h], a[h])
+    # drawn apart, with generators of their own, they would not
+    apart = simulate_totals(features, [3], 500, rng_for(1, "x"))[3]
+    apart = apart + simulate_totals(defects, [3], 500, rng_for(1, "y"))[3]
+    assert not np.array_equal(apart, a[3])
 
 
 def test_a_team_that_finished_nothing_forecasts_zero_items_and_no_date() -> None:

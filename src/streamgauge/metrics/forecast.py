@@ -6,8 +6,10 @@
   window ``(now - history, now]``, and an item counts on the day it was (last) done.
 * **A trial** is one simulated future: each day after ``now`` takes the throughput of a day of
   the history drawn uniformly at random, with replacement (``forecast.trials`` trials, numpy's
-  ``default_rng`` seeded from ``forecast.seed`` and the team, type and purpose through
-  :func:`zlib.crc32`, so every number is the same for the same records whatever the order).
+  ``default_rng`` seeded through :func:`zlib.crc32` from ``forecast.seed`` and the team for
+  items by a horizon, whose trials draw the same days for every type of the team, and from the
+  seed, team, type and backlog for days until a backlog is done; so every number is the same
+  for the same records whatever their order).
 * **Items by a horizon** of ``h`` days at confidence ``c``: the largest count ``v`` that at
   least a share ``c`` of the trials reach, ``P(X >= v) >= c`` with ``X`` the items done in the
   first ``h`` days of a trial: with the totals sorted ascending ``x[0] <= ... <= x[T-1]``,
@@ -30,6 +32,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +61,7 @@ _BLOCK_DRAWS = 4_000_000
 
 Cut = tuple[str, str]  # (team, type)
 Daily = npt.NDArray[np.int64]
+Totals = npt.NDArray[np.int32]  # one per trial
 
 
 def rng_for(seed: int, *parts: str) -> np.random.Generator:
@@ -90,23 +94,40 @@ def daily_throughput(
 
 def simulate_totals(
     daily: Daily, horizons: Sequence[int], trials: int, rng: np.random.Generator
-) -> dict[int, npt.NDArray[np.int64]]:
+) -> dict[int, Totals]:
     """Each horizon's simulated totals, one per trial: the first ``h`` days of each trial."""
+    return simulate_team_totals([daily], horizons, trials, rng)[0]
+
+
+def simulate_team_totals(
+    dailies: Sequence[Daily], horizons: Sequence[int], trials: int, rng: np.random.Generator
+) -> list[dict[int, Totals]]:
+    """:func:`simulate_totals` of each of one team's types (of one history's length), the
+    trials drawing the same days of the history for every type: a trial's day is one day of
+    the team's past, so the types of a trial add up to its ``all``, and one draw serves all."""
     longest = max(horizons)
-    draws = daily[rng.integers(0, len(daily), size=(trials, longest), dtype=np.int32)]
+    days = len(dailies[0])
+    # drawn as int16 (half the time of the default int64; a history is at most MAX_DAYS days),
+    # made intp once for every type's take, with int32 counts (56 days of counts fit)
+    drawn = rng.integers(0, days, size=(trials, longest), dtype=np.int16).astype(np.intp)
     edges = sorted(set(horizons))
-    parts = np.add.reduceat(draws, [0, *edges[:-1]], axis=1).cumsum(axis=1)
-    return {h: parts[:, i] for i, h in enumerate(edges)}
+    starts = [0, *edges[:-1]]
+    out: list[dict[int, Totals]] = []
+    for daily in dailies:
+        draws = daily.astype(np.int32).take(drawn)
+        parts = np.add.reduceat(draws, starts, axis=1).cumsum(axis=1)
+        out.append({h: parts[:, i] for i, h in enumerate(edges)})
+    return out
 
 
-def ranked(values: npt.NDArray[np.int64], ranks: Sequence[int]) -> list[int]:
+def ranked(values: npt.NDArray[np.integer[Any]], ranks: Sequence[int]) -> list[int]:
     """The ``ranks``-th smallest of ``values`` (from 0), as sorting them would give: from the
     running count of each value, since the values are small whole numbers."""
     running = np.cumsum(np.bincount(values))
     return [int(v) for v in np.searchsorted(running, ranks, side="right")]
 
 
-def items_at(totals: npt.NDArray[np.int64], confidences: Sequence[float]) -> list[int]:
+def items_at(totals: Totals, confidences: Sequence[float]) -> list[int]:
     """For each confidence ``c``, the largest ``v`` with at least a share ``c`` of ``totals``
     at ``v`` or more: ``x[T - ceil(c T)]`` of the totals sorted ascending."""
     trials = len(totals)
@@ -200,17 +221,22 @@ def forecasts(
     throughput = daily_throughput(done, teams, now=now, days=config.history.days)
     horizons = config.horizon_days
     items: dict[tuple[str, str, int, float], int] = {}
-    for (team, kind), daily in throughput.items():
-        if not daily.any():  # the guard: nothing done, nothing forecast
+    for team in teams:
+        kinds = [k for k in TYPES if throughput[team, k].any()]
+        for kind in TYPES:  # the guard: a type with nothing done forecasts 0 items
             for h in horizons:
                 for c in config.confidences:
                     items[team, kind, h, c] = 0
+        if not kinds:
             continue
-        totals = simulate_totals(daily, horizons, config.trials, rng_for(config.seed, team, kind))
-        for h in horizons:
-            found = items_at(totals[h], config.confidences)
-            for c, count in zip(config.confidences, found, strict=True):
-                items[team, kind, h, c] = count
+        rng = rng_for(config.seed, team)
+        dailies = [throughput[team, k] for k in kinds]
+        simulated = simulate_team_totals(dailies, horizons, config.trials, rng)
+        for kind, totals in zip(kinds, simulated, strict=True):
+            for h in horizons:
+                found = items_at(totals[h], config.confidences)
+                for c, count in zip(config.confidences, found, strict=True):
+                    items[team, kind, h, c] = count
     backlogs: dict[tuple[str, str, str], int] = {}
     days: dict[tuple[str, str, str, float], int] = {}
     for backlog in config.backlogs:
