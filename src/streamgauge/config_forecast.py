@@ -95,7 +95,7 @@ class ForecastConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     history: Days = timedelta(weeks=12)  # the daily throughput sampled: the last 84 days
-    trials: int = Field(default=10_000, ge=100, le=1_000_000)  # simulated futures
+    trials: int = Field(default=10_000, ge=100, le=100_000)  # simulated futures
     seed: int = Field(default=1, ge=0)  # with the team and type, seeds each simulation
     horizons: list[Days] = [timedelta(days=14), timedelta(days=28), timedelta(days=56)]
     confidences: list[float] = [0.5, 0.7, 0.85, 0.95]

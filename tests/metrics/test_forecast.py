@@ -280,3 +280,18 @@ def test_explain_lists_the_throughput_sampled_and_each_percentile() -> None:
     (days,) = [r for r in found.rows if r["type"] == "all" and r["forecast"] == "days"]
     assert days["why"] == "no item done in the history: no date can be forecast"
     assert days["0.6"] is None
+
+
+def test_long_horizons_are_drawn_in_parts_and_every_trial_is_filled() -> None:
+    # 3650 days: at most 4,000,000 draws at once is 1095 trials a part, so 3000 trials take 3
+    # parts. A history of 1 and 3 items a day: every trial's total over h days lies between
+    # h and 3h, and is h plus twice the days that drew 3, so it has the parity of h.
+    daily = np.array([1, 3], dtype=np.int64)
+    totals = simulate_totals(daily, [7, 3650], 3000, rng_for(1, "long"))
+    for h in (7, 3650):
+        assert len(totals[h]) == 3000
+        assert (totals[h] >= h).all()  # a trial left unfilled would hold 0
+        assert (totals[h] <= 3 * h).all()
+        assert ((totals[h] - h) % 2 == 0).all()
+    # about half the days drew 3: the mean over 3650 days is near 2 * 3650 = 7300
+    assert abs(float(totals[3650].mean()) - 7300) < 50

@@ -107,17 +107,20 @@ def simulate_team_totals(
     the team's past, so the types of a trial add up to its ``all``, and one draw serves all."""
     longest = max(horizons)
     days = len(dailies[0])
-    # drawn as int16 (half the time of the default int64; a history is at most MAX_DAYS days),
-    # made intp once for every type's take, with int32 counts (56 days of counts fit)
-    drawn = rng.integers(0, days, size=(trials, longest), dtype=np.int16).astype(np.intp)
     edges = sorted(set(horizons))
     starts = [0, *edges[:-1]]
-    out: list[dict[int, Totals]] = []
-    for daily in dailies:
-        draws = daily.astype(np.int32).take(drawn)
-        parts = np.add.reduceat(draws, starts, axis=1).cumsum(axis=1)
-        out.append({h: parts[:, i] for i, h in enumerate(edges)})
-    return out
+    totals = np.zeros((len(dailies), len(edges), trials), dtype=np.int32)
+    counts = [daily.astype(np.int32) for daily in dailies]
+    rows = max(1, _BLOCK_DRAWS // longest)  # trials drawn at once: long horizons in parts
+    for first in range(0, trials, rows):
+        size = min(rows, trials - first)
+        # drawn as int16 (half the time of the default int64; a history is at most MAX_DAYS
+        # days), made intp once for every type's take, with int32 counts (56 days of them fit)
+        drawn = rng.integers(0, days, size=(size, longest), dtype=np.int16).astype(np.intp)
+        for k, daily in enumerate(counts):
+            parts = np.add.reduceat(daily.take(drawn), starts, axis=1).cumsum(axis=1)
+            totals[k, :, first : first + size] = parts.T
+    return [{h: totals[k, i] for i, h in enumerate(edges)} for k in range(len(dailies))]
 
 
 def ranked(values: npt.NDArray[np.integer[Any]], ranks: Sequence[int]) -> list[int]:
