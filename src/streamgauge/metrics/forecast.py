@@ -242,8 +242,10 @@ def forecasts(
                     items[team, kind, h, c] = count
     backlogs: dict[tuple[str, str, str], int] = {}
     days: dict[tuple[str, str, str, float], int] = {}
+    # the items not done: a few of the history's, and all any backlog looks at
+    open_flows = [f for f in flows if f.state in NOT_DONE] if config.backlogs else []
     for backlog in config.backlogs:
-        for (team, kind), n in sorted(backlog_counts(flows, backlog).items()):
+        for (team, kind), n in sorted(backlog_counts(open_flows, backlog).items()):
             backlogs[team, kind, backlog.name] = n
             daily = throughput.get((team, kind), np.zeros(1, dtype=np.int64))
             if n and not daily.any():
