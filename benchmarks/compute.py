@@ -17,6 +17,8 @@ on each run so that it ends now) is measured as a user meets it:
   child (``serve``, ``backfill``), the child's own peak (``VmHWM``) plus what this process held
   meanwhile. The store's generation, the demo's sync and the database server are
   not counted;
+* ``forecast_s``: the forecasts' part of a snapshot (:func:`forecast_seconds`), median of
+  ``--runs``;
 * ``backfill_90d_s``: ``streamgauge backfill --since 90d --step 1h`` of a demo store made by
   ``streamgauge sync`` of the built-in demo configuration.
 
@@ -53,6 +55,7 @@ import compute_profile
 from compute_store import (
     CACHE,
     LABELLED_TEAMS,
+    bench_forecast,
     bench_settings,
     bench_teams,
     cache_folder,
@@ -68,9 +71,13 @@ from compute_store import (
 
 from streamgauge.cli import embedded_demo_config
 from streamgauge.config import Settings, load_settings
-from streamgauge.metrics import compute_all
+from streamgauge.metrics import compute_all, compute_facts, gc_paused
+from streamgauge.metrics.forecast import forecasts
+from streamgauge.metrics.frames import frames_of
 from streamgauge.metrics.incremental import Calculator
 from streamgauge.metrics.snapshot import Snapshot
+from streamgauge.metrics.stage_metrics import kept_names
+from streamgauge.model import Dataset
 from streamgauge.store import Store
 
 __all__ = ["LABELLED_TEAMS", "bench_settings", "generate"]  # scrape.py's organisation
@@ -179,6 +186,7 @@ def write_config(folder: Path, url: str, teams: int) -> Path:
         "server": {"host": "127.0.0.1", "port": free_port()},
         "log_level": "WARNING",
         "teams": bench_teams(teams),
+        "forecast": bench_forecast(),
         "sources": [],
     }
     path = folder / "bench.yaml"
@@ -320,6 +328,7 @@ def measure(folder: Path, cached: Path, url: str, args: argparse.Namespace, memo
         snapshot = compute_all(dataset, now=datetime.now(UTC), settings=settings)
         full.append(time.perf_counter() - began)
         print(f"full_compute_run_s={full[-1]:.2f}", flush=True)
+    print(f"forecast_s={forecast_seconds(dataset, settings, args.runs):.3f}", flush=True)
     mine = snapshot_history(snapshot)
     if served != mine:
         raise SystemExit(f"serve's whole-history counters {served} differ from {mine}")
@@ -353,6 +362,22 @@ def measure(folder: Path, cached: Path, url: str, args: argparse.Namespace, memo
         f"incremental_max_s={max(incremental):.3f} peak_rss_mb={memory.peak_mb():.0f} "
         f"backfill_90d_s={back:.1f}"
     )
+
+
+def forecast_seconds(dataset: Dataset, settings: Settings, runs: int) -> float:
+    """The forecasts' part of a snapshot (median of ``runs``): every team and type's items by
+    each horizon and days until each backlog is done, from the facts of one computation."""
+    now = datetime.now(UTC)
+    with gc_paused():
+        facts = compute_facts(dataset, now=now, settings=settings)
+        kept = kept_names(facts.streams, settings.metrics.stage_labels)
+        done = frames_of(facts.dora, facts.incident_fixes, facts.flows, facts.streams, kept).done
+        times: list[float] = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            forecasts(facts.flows, done, settings.forecast, now=now)
+            times.append(time.perf_counter() - began)
+    return statistics.median(times)
 
 
 class _maybe_schema:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, delete, make_url, update
 from sqlalchemy.pool import NullPool
@@ -62,7 +63,19 @@ def busier(records: int, teams: int, days: int) -> float:
 
 def bench_settings(teams: int) -> Settings:
     names = team_names(min(teams, LABELLED_TEAMS))
-    return Settings(teams={n: {"apps": [f"{n}-api", f"{n}-web"]} for n in names})
+    return Settings(
+        teams={n: {"apps": [f"{n}-api", f"{n}-web"]} for n in names},
+        forecast=bench_forecast(),
+    )
+
+
+def bench_forecast() -> dict[str, Any]:
+    """The ``forecast`` section: the default forecasts, and two backlogs to count down (every
+    open defect, and every open item of the first team)."""
+    first = team_names(1)[0]
+    return {
+        "backlogs": [{"name": "defects", "type": "defect"}, {"name": "first-team", "team": first}]
+    }
 
 
 def bench_teams(teams: int) -> dict[str, dict[str, list[str]]]:

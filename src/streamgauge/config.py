@@ -32,6 +32,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from streamgauge.config_forecast import ForecastConfig
 from streamgauge.config_problems import (
     check_references,
     duplicate_names,
@@ -234,6 +235,7 @@ class Settings(BaseSettings):
     apps: dict[Name, AppConfig] = {}
     labels: LabelConfig = LabelConfig()
     metrics: MetricRules = MetricRules()
+    forecast: ForecastConfig = ForecastConfig()  # Monte Carlo forecasts (config_forecast.py)
     sources: Sequence[SourceConfig] = []
 
     @field_validator("windows")

@@ -21,8 +21,15 @@ from pydantic import (
 )
 
 PREFIX = "streamgauge_"
-# gauges that are no measure a team steers by: targets themselves, levels, the stage positions
-_NOT_TARGETS = ("streamgauge_target", "streamgauge_value_stream_stage_order")
+# gauges that are no measure a team steers by: targets themselves, levels, the stage positions,
+# forecasts (a horizon and a confidence that no target names)
+_NOT_TARGETS = (
+    "streamgauge_target",
+    "streamgauge_value_stream_stage_order",
+    "streamgauge_forecast_items",
+    "streamgauge_forecast_days",
+    "streamgauge_forecast_backlog_items",
+)
 
 
 def target_families() -> dict[str, tuple[str, ...]]:

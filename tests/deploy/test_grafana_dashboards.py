@@ -229,11 +229,14 @@ def test_histogram_legends_read_as_human_durations(
         assert shown("86400.0") == "\u2264 1d"
 
 
-def test_value_stream_board_shows_targets_and_governance() -> None:
+def test_value_stream_board_shows_targets_governance_and_forecasts() -> None:
     queries = " ".join(q.expr for q in panel_queries() if q.dashboard == "value-stream.json")
     for family in (
         "streamgauge_target",
         "streamgauge_governance_deployments_window_ratio",
         "streamgauge_governance_deployments_total",
+        "streamgauge_forecast_items",
+        "streamgauge_forecast_days",
+        "streamgauge_forecast_backlog_items",
     ):
         assert family in queries, family

@@ -25,6 +25,7 @@ from streamgauge.explain.delivery import (
     recoveries,
     recovery_history,
 )
+from streamgauge.explain.forecast import forecast
 from streamgauge.explain.governance import governance, targets
 from streamgauge.explain.quality import data_quality
 from streamgauge.explain.rows import Explainer, Explanation, Query, iso
@@ -72,6 +73,7 @@ EXPLAINERS: dict[str, Explainer] = {
     "data_quality": data_quality,
     "governance": governance,
     "targets": targets,
+    "forecast": forecast,
 }
 
 # Every computed family (as exposed) -> the explanation that lists its records and makes its
@@ -124,6 +126,9 @@ FAMILIES: dict[str, str] = {
     "streamgauge_target": "targets",
     "streamgauge_governance_deployments_window_ratio": "governance",
     "streamgauge_governance_deployments_total": "governance",
+    "streamgauge_forecast_items": "forecast",
+    "streamgauge_forecast_days": "forecast",
+    "streamgauge_forecast_backlog_items": "forecast",
 }
 
 

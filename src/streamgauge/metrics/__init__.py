@@ -19,6 +19,7 @@ beside the code that implements them:
 * :mod:`.levels`: performance levels under a versioned benchmark table (``metrics.levels_table``);
 * :mod:`.items` and :mod:`.flow`: each work item's flow, and flow load, velocity, time,
   efficiency, distribution and work-item age (``metrics.sle_age``, ``metrics.sle_percentile``);
+* :mod:`.forecast`: Monte Carlo forecasts over daily throughput (``forecast``);
 * :mod:`.stages` and :mod:`.stage_metrics`: the value-stream map (``metrics.stage_labels``),
   its stages in stream order (:mod:`.stage_order`, ``metrics.stage_order``), each stage's queue
   (:mod:`.queues`) and the bottleneck named (:mod:`.bottleneck`);
@@ -59,6 +60,7 @@ from streamgauge.metrics.deployments import OutcomeMemo
 from streamgauge.metrics.dimensions import LabelFolder
 from streamgauge.metrics.dora import DoraFacts, LeadMemo, add_dora_metrics, dora_facts
 from streamgauge.metrics.flow import add_flow_item_metrics, add_flow_metrics
+from streamgauge.metrics.forecast import add_forecast_metrics
 from streamgauge.metrics.frames import frames_of
 from streamgauge.metrics.governance import add_governance_metrics, deployment_evidence
 from streamgauge.metrics.items import FlowMemo, History, ItemFlow, group_histories, item_flows
@@ -243,6 +245,7 @@ def snapshot_of(facts: Facts, settings: Settings) -> Snapshot:
         sle_age=rules.sle_age,
         sle_percentile=rules.sle_percentile,
     )
+    add_forecast_metrics(snapshot, facts.flows, frames.done, settings.forecast, now=facts.now)
     order = stage_order(facts.streams, rules.stage_order) if facts.streams else []
     add_stage_metrics(snapshot, facts.streams, frames, windows, order)
     add_bottleneck_metrics(

@@ -329,6 +329,30 @@ TARGETS_AND_GOVERNANCE: tuple[MetricDef, ...] = (
     ),
 )
 
+# Monte Carlo forecasts over daily throughput (forecast.*).
+FORECASTS: tuple[MetricDef, ...] = (
+    _d(
+        "streamgauge_forecast_items",
+        "gauge",
+        "team type horizon confidence",
+        "Work items done within the horizon in at least that share (confidence) of the "
+        "simulated futures, sampling the daily throughput of forecast.history.",
+    ),
+    _d(
+        "streamgauge_forecast_days",
+        "gauge",
+        "team type backlog confidence",
+        "Days until the backlog's items now are done, in at least that share (confidence) of "
+        "the simulated futures.",
+    ),
+    _d(
+        "streamgauge_forecast_backlog_items",
+        "gauge",
+        "team type backlog",
+        "Work items not done now that the configured backlog selects.",
+    ),
+)
+
 # Computed metrics, served from the snapshot.
 COMPUTED: tuple[MetricDef, ...] = (
     _d(
@@ -384,6 +408,7 @@ COMPUTED: tuple[MetricDef, ...] = (
     *BOTTLENECK,
     *DATA_QUALITY,
     *TARGETS_AND_GOVERNANCE,
+    *FORECASTS,
 )
 
 # Health metrics, served from the store's sync log and the process itself.
