@@ -74,6 +74,8 @@ def unit_of(family: str) -> str:
         return "per_week"
     if family.endswith("_days"):
         return "days"
+    if family.endswith("_trend_window_items"):
+        return "trend"
     return "items"
 
 
