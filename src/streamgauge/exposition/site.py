@@ -8,10 +8,11 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import parse_qs, unquote
 
 from streamgauge.config import Settings, format_duration, parse_duration
-from streamgauge.exposition.collector import Exposition
+from streamgauge.exposition.collector import ServedState
 from streamgauge.exposition.page import message_page, stream_href, stream_page
 from streamgauge.exposition.stream_view import SnapshotIndex, stream_view
 from streamgauge.metrics.snapshot import Snapshot
@@ -19,6 +20,13 @@ from streamgauge.metrics.snapshot import Snapshot
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 API = "/api/v1/snapshot"
+
+
+class Served(Protocol):
+    """Where the served state is read (the exposition): replaced whole on each change."""
+
+    @property
+    def state(self) -> ServedState: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +86,7 @@ class MapSite:
 
     def __init__(
         self,
-        exposition: Exposition,
+        exposition: Served,
         *,
         windows: Sequence[str] = ("7d", "30d", "90d"),
         teams: Mapping[str, Sequence[str]] | None = None,
