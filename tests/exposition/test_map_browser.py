@@ -18,6 +18,8 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page
 from tests.browser import SCREENSHOTS, axe_violations, chromium
+from tests.exposition.map_example import example
+from tests.exposition.test_site import Served
 from tests.test_replicas_serve import Replica, stop, wait_ready
 
 from streamgauge.cli import embedded_demo_config
@@ -147,3 +149,26 @@ def test_links_choose_team_app_and_window(browser: Browser, demo: Replica) -> No
     assert page.locator("[data-metric]").count() > 0
     assert problems == []
     page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_bottleneck_and_forecasts_are_accessible_too(browser: Browser, width: int) -> None:
+    # the demo has neither yet: a hand-made snapshot that has both (tests/exposition/map_example.py)
+    served = Served(example())
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        answer = page.goto(f"http://127.0.0.1:{served.port}/streams/pay/api")
+        assert answer is not None
+        assert answer.status == 200
+        assert page.locator("g.bottleneck[data-stage='triage']").count() == 1
+        assert "Bottleneck: triage" in page.locator(".evidence").inner_text()
+        assert page.locator("#fc-h").inner_text() == "Forecasts of pay"
+        assert axe_violations(page) == []
+        assert problems == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"example-bottleneck-{width}.png"), full_page=True)
+        page.close()
+    finally:
+        served.stop()

@@ -98,13 +98,16 @@ def test_numbers_are_written_for_a_person() -> None:
     # build's %C&A 0.75 -> 75%; the rolled 0.27 -> 27%; activity ratio 0.43925 -> 44%
     ca = "streamgauge_value_stream_stage_complete_accurate_window_ratio"
     assert shown(page, ca, **common, stage="build") == ["75%"]
-    assert shown(page, "streamgauge_value_stream_complete_accurate_window_ratio", **common) == [
-        "27%"
+    # (the totals show above the map and at the ladder's end: twice, the same)
+    rolled = "streamgauge_value_stream_complete_accurate_window_ratio"
+    assert shown(page, rolled, **common) == ["27%", "27%"]
+    assert shown(page, "streamgauge_value_stream_efficiency_window_ratio", **common) == [
+        "44%",
+        "44%",
     ]
-    assert shown(page, "streamgauge_value_stream_efficiency_window_ratio", **common) == ["44%"]
     # lead time p50 100000 s = 27.8 h -> 28 h -> 1d 4h
     lead = "streamgauge_value_stream_lead_time_window_seconds"
-    assert shown(page, lead, **common, percentile="50") == ["1d 4h"]
+    assert shown(page, lead, **common, percentile="50") == ["1d 4h", "1d 4h"]
     assert shown(page, "streamgauge_deployment_frequency_window_per_day", **common) == ["1.50/day"]
     level = "streamgauge_deployment_frequency_window_level"
     assert shown(page, level, **common, level="elite") == ["elite"]

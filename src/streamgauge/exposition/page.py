@@ -34,13 +34,19 @@ nav a[aria-current="page"] { background: #1a4fa0; color: #ffffff; border-radius:
 .scroll { overflow-x: auto; border: 1px solid #c7c7c7; border-radius: 6px; }
 .scroll:focus { outline: 3px solid #1a4fa0; }
 .scroll svg { display: block; }
+.totals { display: flex; flex-wrap: wrap; gap: 8px 28px; margin: 0 0 10px; }
+.totals dt { color: #474747; font-size: 0.9rem; }
+.totals dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
+.hint { color: #474747; font-size: 0.9rem; margin: 6px 0; }
 .evidence { border-left: 4px solid #a4161a; padding: 4px 10px; margin: 10px 0; }
 .panels { display: grid; gap: 16px; margin-top: 16px; grid-template-columns: 1fr; }
-@media (min-width: 900px) { .panels { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
+@media (min-width: 900px) {
+  .panels { grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); } }
 section.panel { border: 1px solid #c7c7c7; border-radius: 6px; padding: 12px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #e2e2e2;
   vertical-align: top; }
+caption { text-align: left; font-weight: 600; padding: 10px 0 4px; }
 td.v, th.v { text-align: right; white-space: nowrap; }
 .level { border-radius: 4px; padding: 0 6px; font-size: 0.9rem; white-space: nowrap; }
 .level-elite { background: #d9f2e3; color: #0f5132; }
@@ -92,10 +98,13 @@ def stream_page(
         _window_links(view, windows),
         "</header><main>",
         '<section aria-labelledby="map-h"><h2 id="map-h">Value-stream map</h2>',
+        _totals(view),
         '<div class="scroll" tabindex="0" role="region" aria-label="Value-stream map '
         '(scrolls sideways)">',
         map_svg(view),
         "</div>",
+        '<p class="hint">Stages run left to right in stream order; a long stream scrolls '
+        "sideways. Under the boxes, the lead-time ladder: wait above, process below.</p>",
         _evidence(view),
         "</section>",
         '<div class="panels">',
@@ -144,6 +153,25 @@ def _window_links(view: StreamView, windows: Sequence[str]) -> str:
         href = stream_href(view.team, view.app, window)
         links.append(f'<li><a href="{escape(href)}"{here}>{escape(window)}</a></li>')
     return f'<nav aria-label="Window"><ul><li>Window:</li>{"".join(links)}</ul></nav>'
+
+
+def _totals(view: StreamView) -> str:
+    """The stream's totals, as the ladder ends with them, where they show without scrolling."""
+    items = []
+    for sample in view.lead:
+        p = dict(sample.labels).get("percentile", "")
+        items.append((f"Stream lead time p{p}", number(sample)))
+    if view.efficiency is not None:
+        items.append(("Activity ratio", number(view.efficiency)))
+    if view.rolled is not None:
+        text = number(view.rolled.sample)
+        if view.rolled.targets:
+            text += " " + _target_cell(view.rolled.targets, view.rolled.sample.value)
+        items.append(("Rolled %C&amp;A", text))
+    if not items:
+        return ""
+    cells = "".join(f"<div><dt>{t}</dt><dd>{v}</dd></div>" for t, v in items)
+    return f'<dl class="totals">{cells}</dl>'
 
 
 def _evidence(view: StreamView) -> str:

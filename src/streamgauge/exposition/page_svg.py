@@ -22,7 +22,7 @@ BOX_Y = 44
 BOX_H = 108
 HIGH_Y = 214  # the ladder's wait line
 LOW_Y = 254  # the ladder's process line
-SUMMARY_W = 210
+SUMMARY_W = 250
 HEIGHT = 306
 NAME_CHARS = 15
 
@@ -91,7 +91,7 @@ def _stage(stage: Stage, x0: float) -> str:
     if stage.queue is not None:
         out.append(_text(mid, top + 46, number(stage.queue, "tspan") + " items", "label"))
     if stage.trend is not None:
-        out.append(_text(mid, top + 62, number(stage.trend, "tspan"), "label"))
+        out.append(_text(mid, top + 62, "trend " + number(stage.trend, "tspan"), "label"))
     bx = x0 + WAIT_W
     out.append(
         f'<rect class="box" x="{bx:g}" y="{BOX_Y}" width="{BOX_W}" height="{BOX_H}" rx="6"/>'
