@@ -22,7 +22,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +117,12 @@ def main() -> None:
     )
     windows = ["7d", "30d", "90d"]
     team_apps = {t: c["apps"] for t, c in bench_teams(teams).items()}
-    figures: dict[str, list[float]] = {k: [] for k in ("root_cold", "stream_cold", "root",
-                                                       "stream", "api_cold", "api")}  # fmt: skip
+    names = ("root_cold", "stream_cold", "root", "stream", "api_cold", "api")
+    figures: dict[str, list[float]] = {name: [] for name in names}
     size = 0
     for run in range(args.runs):
         # a snapshot the site has not seen: a copy, so nothing is cached for it
-        fresh = Snapshot(computed_at=snapshot.computed_at, samples=list(snapshot.samples),
-                         histograms=list(snapshot.histograms))  # fmt: skip
+        fresh = Snapshot(snapshot.computed_at, list(snapshot.samples), list(snapshot.histograms))
         site = MapSite(State(ServedState(snapshot=fresh)), windows=windows, teams=team_apps)
         app = WebApp(Exposition(), lambda: (True, "ready"), site=site)
         took, body = timed(app, "/")
@@ -142,8 +140,10 @@ def main() -> None:
         figures["api_cold"].append(timed(app, "/api/v1/snapshot")[0])
         figures["api"].append(timed(app, "/api/v1/snapshot")[0])
         if run == 0:
-            print(f"streams={len(streams)} default_window={default_window(windows)} "
-                  f"computed_at={datetime.isoformat(snapshot.computed_at)}", flush=True)  # fmt: skip
+            at = snapshot.computed_at.isoformat()
+            print(
+                f"streams={len(streams)} default_window={default_window(windows)} computed_at={at}"
+            )
     medians = {k: statistics.median(v) for k, v in figures.items()}
     print(" ".join(f"{k}_max_ms={max(v):.2f}" for k, v in figures.items()), flush=True)
     print(

@@ -67,16 +67,22 @@ def example(*, extras: bool = True) -> Snapshot:
         "streamgauge_flow_load", 3, team="pay", app="api", type="feature", flow_state="waiting"
     )
     snap.add("streamgauge_flow_distribution_window_ratio", 1.0, **common, type="feature")
-    target = {"stage": "", "percentile": ""}
+
+    def target(value: float, app: str, metric: str, bound: str, **where: str) -> None:
+        where = {"stage": "", "percentile": ""} | where
+        snap.add(
+            "streamgauge_target", value, team="pay", app=app, metric=metric, **where, bound=bound
+        )
+
     # the team's lead-time target: p85 at most 2 days, and 3 days is over it
-    snap.add("streamgauge_target", 172800, team="pay", app="", metric="streamgauge_change_lead_time_window_seconds", stage="", percentile="85", bound="max")  # fmt: skip
+    target(172800, "", "streamgauge_change_lead_time_window_seconds", "max", percentile="85")
     # the team wants 2 deployments a day, the app only 1: the app's own target applies to it
-    snap.add("streamgauge_target", 2, team="pay", app="", metric="streamgauge_deployment_frequency_window_per_day", **target, bound="min")  # fmt: skip
-    snap.add("streamgauge_target", 1, team="pay", app="api", metric="streamgauge_deployment_frequency_window_per_day", **target, bound="min")  # fmt: skip
+    target(2, "", "streamgauge_deployment_frequency_window_per_day", "min")
+    target(1, "api", "streamgauge_deployment_frequency_window_per_day", "min")
     # WIP at most 4, and 2 + 3 = 5 items are in progress
-    snap.add("streamgauge_target", 4, team="pay", app="", metric="streamgauge_flow_load", **target, bound="max")  # fmt: skip
+    target(4, "", "streamgauge_flow_load", "max")
     # pickup's wait at most 1 day (4h is within it)
-    snap.add("streamgauge_target", 86400, team="pay", app="api", metric=f"{VS}_stage_time_window_seconds", stage="pickup", percentile="", bound="max")  # fmt: skip
+    target(86400, "api", f"{VS}_stage_time_window_seconds", "max", stage="pickup")
     if extras:
         for stage, *_ in STAGES:
             snap.add(f"{VS}_bottleneck", 1 if stage == "triage" else 0, **common, stage=stage)

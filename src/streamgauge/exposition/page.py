@@ -205,7 +205,9 @@ def _target_cell(targets: Sequence[Sample], value: float | None) -> str:
     return "<br>".join(cells) if cells else '<span class="target">none</span>'
 
 
-def _figures_panel(ident: str, title: str, figures: Sequence[Figure], *, level_column: bool) -> str:
+def _figures_panel(
+    ident: str, title: str, figures: Sequence[Figure], *, level_column: bool, more: str = ""
+) -> str:
     head = '<th scope="col">Level</th>' if level_column else ""
     rows = []
     for f in figures:
@@ -230,14 +232,13 @@ def _figures_panel(ident: str, title: str, figures: Sequence[Figure], *, level_c
         )
     return (
         f'<section class="panel" aria-labelledby="{ident}"><h2 id="{ident}">{escape(title)}</h2>'
-        f"{table}</section>"
+        f"{table}{more}</section>"
     )
 
 
 def _flow_panel(view: StreamView) -> str:
-    panel = _figures_panel("flow-h", "Flow", view.flow, level_column=False)
-    extra = [_load_table(view), _distribution(view)]
-    return panel.removesuffix("</section>") + "".join(extra) + "</section>"
+    more = _load_table(view) + _distribution(view)
+    return _figures_panel("flow-h", "Flow", view.flow, level_column=False, more=more)
 
 
 def _load_table(view: StreamView) -> str:
@@ -321,8 +322,8 @@ def _forecast_panel(view: StreamView) -> str:
     """Monte Carlo forecasts of the stream's team, when the snapshot has them."""
     if not (view.forecast_items or view.forecast_days or view.forecast_backlog):
         return ""
-    parts = [f'<section class="panel" aria-labelledby="fc-h"><h2 id="fc-h">Forecasts of '
-             f"{escape(view.team)}</h2>"]  # fmt: skip
+    heading = f'<h2 id="fc-h">Forecasts of {escape(view.team)}</h2>'
+    parts = [f'<section class="panel" aria-labelledby="fc-h">{heading}']
     if view.forecast_items:
         parts.append(_grid(view.forecast_items, ("type", "horizon"), "Items done within"))
     if view.forecast_backlog:

@@ -58,7 +58,6 @@ HUMAN: dict[str, Callable[[float], str]] = {
     "items": FORMATS[""],
     "trend": _signed,
     "days": _days,
-    "level": lambda v: f"{v:.0f}",
 }
 
 
@@ -197,21 +196,39 @@ class StreamView:
         return next((s for s in self.stages if s.bottleneck is not None), None)
 
 
-# (title, family, extra labels, rated metric) of the DORA five, then of flow.
-DORA: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
-    ("Deployment frequency", "streamgauge_deployment_frequency_window_per_day", (), "deployment_frequency"),
-    ("Change lead time p50", "streamgauge_change_lead_time_window_seconds", (("percentile", "50"),), "change_lead_time"),
-    ("Change lead time p85", "streamgauge_change_lead_time_window_seconds", (("percentile", "85"),), ""),
-    ("Change failure rate", "streamgauge_change_failure_rate_window_ratio", (), "change_failure_rate"),
-    ("Recovery time p50", "streamgauge_failed_deployment_recovery_time_window_seconds", (("percentile", "50"),), "failed_deployment_recovery_time"),
-    ("Deployment rework rate", "streamgauge_deployment_rework_rate_window_ratio", (), ""),
-)  # fmt: skip
-FLOW: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
-    ("Flow velocity", "streamgauge_flow_velocity_window_per_week", (("type", ALL),), ""),
-    ("Flow time p50", "streamgauge_flow_time_window_seconds", (("type", ALL), ("percentile", "50")), ""),
-    ("Flow time p85", "streamgauge_flow_time_window_seconds", (("type", ALL), ("percentile", "85")), ""),
-    ("Flow efficiency", "streamgauge_flow_efficiency_window_ratio", (("type", ALL),), ""),
-)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A number the side panels show: one family's sample for the stream and window."""
+
+    title: str
+    family: str
+    percentile: str = ""
+    rated: str = ""  # the metric levels.py rates it as, where it is rated
+    all_types: bool = False  # a flow family: its type="all" sample
+
+    def labels(self, common: Mapping[str, str]) -> dict[str, str]:
+        extra = {"percentile": self.percentile} if self.percentile else {}
+        return {**common, **extra, **({"type": ALL} if self.all_types else {})}
+
+
+DF = "streamgauge_deployment_frequency_window_per_day"
+CLT = "streamgauge_change_lead_time_window_seconds"
+CFR = "streamgauge_change_failure_rate_window_ratio"
+FDRT = "streamgauge_failed_deployment_recovery_time_window_seconds"
+DORA: tuple[Headline, ...] = (
+    Headline("Deployment frequency", DF, rated="deployment_frequency"),
+    Headline("Change lead time p50", CLT, "50", rated="change_lead_time"),
+    Headline("Change lead time p85", CLT, "85"),
+    Headline("Change failure rate", CFR, rated="change_failure_rate"),
+    Headline("Recovery time p50", FDRT, "50", rated="failed_deployment_recovery_time"),
+    Headline("Deployment rework rate", "streamgauge_deployment_rework_rate_window_ratio"),
+)
+FLOW: tuple[Headline, ...] = (
+    Headline("Flow velocity", "streamgauge_flow_velocity_window_per_week", all_types=True),
+    Headline("Flow time p50", "streamgauge_flow_time_window_seconds", "50", all_types=True),
+    Headline("Flow time p85", "streamgauge_flow_time_window_seconds", "85", all_types=True),
+    Headline("Flow efficiency", "streamgauge_flow_efficiency_window_ratio", all_types=True),
+)
 
 
 class Targets:
@@ -280,22 +297,17 @@ def _at_one(sample: Sample | None) -> Sample | None:
 
 
 def _figures(
-    index: SnapshotIndex,
-    rows: Sequence[tuple[str, str, tuple[tuple[str, str], ...], str]],
-    common: dict[str, str],
-    targets: Targets,
+    index: SnapshotIndex, rows: Sequence[Headline], common: dict[str, str], targets: Targets
 ) -> list[Figure]:
     out = []
-    for title, family, extra, rated in rows:
-        sample = index.get(family, **common, **dict(extra))
+    for row in rows:
+        sample = index.get(row.family, **row.labels(common))
         if sample is None:
             continue
         level = None
-        if rated:
-            level = next(
-                (s for s in index.where(f"streamgauge_{rated}_window_level", **common) if s.value == 1),
-                None,
-            )  # fmt: skip
-        percentile = dict(extra).get("percentile", "")
-        out.append(Figure(title, sample, targets.of(family, percentile=percentile), level))
+        if row.rated:
+            levels = index.where(f"streamgauge_{row.rated}_window_level", **common)
+            level = next((s for s in levels if s.value == 1), None)
+        found = targets.of(row.family, percentile=row.percentile)
+        out.append(Figure(row.title, sample, found, level))
     return out
