@@ -1,5 +1,5 @@
-"""The command line: serve, demo, sync, report, explain, check-config, unmapped, jobs, skipped,
-replay, backfill, healthcheck."""
+"""The command line: serve, demo, sync, report, explain, map, check-config, unmapped, jobs,
+skipped, replay, backfill, healthcheck."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         parents=[common],
-        help="sync on a schedule and serve /metrics, /healthz, /readyz and /webhooks/<source>",
+        help="sync on a schedule and serve /metrics, /healthz, /readyz, /webhooks/<source> and "
+        "the value-stream map page (/)",
     )
     serve.add_argument("--host", help="address to listen on (overrides server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
@@ -175,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
         "job=streamgauge)",
     )
     backfill.add_argument("--out", type=Path, required=True, help="OpenMetrics file to write")
+    from streamgauge.cli_map import add_map_parser
+
+    add_map_parser(commands, common)
     return parser
 
 
@@ -241,6 +245,7 @@ def _run(args: argparse.Namespace) -> int:
         "backfill": cmd_backfill,
         "healthcheck": cmd_healthcheck,
         "replay": cmd_replay,
+        "map": cmd_map,
     }[args.command]
     from streamgauge.store import StoreError
 
@@ -543,6 +548,7 @@ def _group(option: str, given: str, configured: list[str]) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from streamgauge.app import App
     from streamgauge.exposition.http import WebApp, make_server, stop_server
+    from streamgauge.exposition.site import MapSite, teams_of
     from streamgauge.scheduler import Scheduler
 
     app = App(settings)
@@ -553,6 +559,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 app.readiness,
                 webhooks=app.intakes,
                 live=app.webhook_counters if app.intakes else None,
+                site=MapSite(
+                    app.exposition, windows=settings.window_labels, teams=teams_of(settings)
+                ),
             ),
             host=settings.server.host,
             port=settings.server.port,
@@ -659,6 +668,12 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         app.close()
+
+
+def cmd_map(settings: Settings, args: argparse.Namespace) -> int:
+    from streamgauge.cli_map import write_map
+
+    return write_map(settings, args)
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:

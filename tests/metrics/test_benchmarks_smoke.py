@@ -53,3 +53,22 @@ def test_scrape_benchmark_prints_its_figures() -> None:
     match = re.fullmatch(r"scrape_p99_ms=([\d.]+) scrape_p99_ratio_vs_small=([\d.]+)", line)
     assert match, line
     assert float(match.group(1)) > 0
+
+
+def test_page_benchmark_prints_its_figures(tmp_path: Path) -> None:
+    lines = output(
+        str(BENCHMARKS / "page.py"),
+        *("--records", "3000", "--runs", "2", "--cache-dir", str(tmp_path / "compute")),
+    )
+    for each in lines:
+        assert re.fullmatch(r"\w+=\S+( \w+=\S+)*", each), each
+    match = re.fullmatch(
+        r"samples=(\d+) root_cold_ms=([\d.]+) stream_cold_ms=([\d.]+) root_ms=([\d.]+) "
+        r"stream_ms=([\d.]+) api_cold_ms=([\d.]+) api_ms=([\d.]+) page_bytes=(\d+)",
+        lines[-1],
+    )
+    assert match, lines[-1]
+    assert int(match.group(1)) > 100
+    assert int(match.group(8)) > 10_000  # a page with a map on it
+    # the snapshot is computed once and kept as JSON for the next run
+    assert list((tmp_path / "page").glob("r3000-s42-*.json"))

@@ -1,4 +1,5 @@
-"""The one HTTP port: /metrics, /healthz, /readyz and /webhooks/<source>, served by waitress."""
+"""The one HTTP port: /metrics, /healthz, /readyz, /webhooks/<source>, the value-stream map page
+(/, /streams/<team>/<app>) and /api/v1/snapshot, served by waitress."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import resource
 from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -17,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from streamgauge.config import ServerConfig
 from streamgauge.exposition.collector import Exposition
+from streamgauge.exposition.site import MapSite
 
 if TYPE_CHECKING:
     from streamgauge.connectors.webhook.intake import Intake
@@ -40,8 +43,10 @@ class WebApp:
         *,
         webhooks: Mapping[str, Intake] | None = None,
         live: Collector | None = None,
+        site: MapSite | None = None,
     ) -> None:
         self.exposition = exposition
+        self.site = site or MapSite(exposition)
         self.readiness = readiness
         self.webhooks = dict(webhooks or {})
         # Counters that move with every request (the webhooks'): rendered at each scrape and
@@ -75,10 +80,19 @@ class WebApp:
             return _plain(
                 start_response, "200 OK" if ready else "503 Service Unavailable", why + "\n"
             )
-        if path == "/":
-            return _plain(
-                start_response, "200 OK", "streamgauge: see /metrics, /healthz, /readyz\n"
+        if self.site.handles(path):
+            answer = self.site.answer(
+                _raw_path(environ), environ.get("QUERY_STRING", ""), _headers(environ)
             )
+            start_response(
+                answer.status,
+                [
+                    ("Content-Type", answer.content_type),
+                    ("Content-Length", str(len(answer.body))),
+                    *answer.headers,
+                ],
+            )
+            return [answer.body]
         return _plain(start_response, "404 Not Found", "not found\n")
 
     def _metrics(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -142,6 +156,15 @@ _STATUS = {
     415: "415 Unsupported Media Type",
     503: "503 Service Unavailable",
 }
+
+
+def _raw_path(environ: WSGIEnvironment) -> str:
+    """The path as the client sent it, still percent-encoded (waitress's ``REQUEST_URI``), so
+    an encoded ``/`` in a team's name stays inside its segment."""
+    raw = environ.get("REQUEST_URI")
+    if raw:
+        return str(urlsplit(str(raw)).path)
+    return quote(str(environ.get("PATH_INFO", "/")).encode("latin-1"), safe="/")
 
 
 def _headers(environ: WSGIEnvironment) -> dict[str, str]:
