@@ -31,7 +31,7 @@ SETTINGS = Settings(
         }
     },
     windows=["7d", "30d"],
-    # a backlog, so that streamgauge_forecast_days has samples (it has them per backlog)
+    # a backlog, so that streamgauge_forecast_done_seconds has samples (it has them per backlog)
     forecast={"backlogs": [{"name": "payments", "project": "PAY"}]},
 )
 

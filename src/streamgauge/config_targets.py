@@ -27,7 +27,7 @@ _NOT_TARGETS = (
     "streamgauge_target",
     "streamgauge_value_stream_stage_order",
     "streamgauge_forecast_items",
-    "streamgauge_forecast_days",
+    "streamgauge_forecast_done_seconds",
     "streamgauge_forecast_backlog_items",
 )
 

@@ -123,8 +123,8 @@ def test_value_stream_stage_panels_list_stages_in_stream_order() -> None:
         if p["type"] in ("table", "bargauge")
         and any("stage_" in t["expr"] for t in p.get("targets", []))
     ]
-    # process and wait, %C&A, the stage table
-    assert len(staged) == 3
+    # process and wait, %C&A, the stage table, the bottleneck's evidence
+    assert len(staged) == 4
     for panel in staged:
         (ref,) = [t["refId"] for t in panel["targets"] if order in t["expr"]]
         steps = [s["id"] for s in panel["transformations"]]
@@ -236,7 +236,7 @@ def test_value_stream_board_shows_targets_governance_and_forecasts() -> None:
         "streamgauge_governance_deployments_window_ratio",
         "streamgauge_governance_deployments_total",
         "streamgauge_forecast_items",
-        "streamgauge_forecast_days",
+        "streamgauge_forecast_done_seconds",
         "streamgauge_forecast_backlog_items",
     ):
         assert family in queries, family

@@ -92,5 +92,11 @@ def example(*, extras: bool = True) -> Snapshot:
         fc = {"team": "pay", "type": "all"}
         snap.add("streamgauge_forecast_items", 12, **fc, horizon="14d", confidence="0.85")
         snap.add("streamgauge_forecast_backlog_items", 30, **fc, backlog="next")
-        snap.add("streamgauge_forecast_days", 9.5, **fc, backlog="next", confidence="0.85")
+        snap.add(
+            "streamgauge_forecast_done_seconds",
+            9.5 * 86400,
+            **fc,
+            backlog="next",
+            confidence="0.85",
+        )
     return snap

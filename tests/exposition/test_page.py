@@ -139,8 +139,8 @@ def test_forecasts_are_shown_when_present_and_nothing_when_absent() -> None:
     fc = {"team": "pay", "type": "all"}
     items = shown(page, "streamgauge_forecast_items", **fc, horizon="14d", confidence="0.85")
     assert items == ["12"]
-    days = "streamgauge_forecast_days"
-    assert shown(page, days, **fc, backlog="next", confidence="0.85") == ["9.5 d"]
+    days = "streamgauge_forecast_done_seconds"
+    assert shown(page, days, **fc, backlog="next", confidence="0.85") == ["9d 12h"]
     assert shown(page, "streamgauge_forecast_backlog_items", **fc, backlog="next") == ["30"]
     bare = render(example(extras=False))
     assert "Forecasts" not in bare

@@ -28,7 +28,7 @@ from streamgauge.metrics.snapshot import Snapshot
 from streamgauge.model import Dataset, FlowState, FlowType, WorkItem
 
 ITEMS = "streamgauge_forecast_items"
-DAYS = "streamgauge_forecast_days"
+DONE_IN = "streamgauge_forecast_done_seconds"
 BACKLOG = "streamgauge_forecast_backlog_items"
 DONE = FlowState.DONE
 # Worked example: the share of trials sampled estimates each exact probability within about
@@ -107,14 +107,17 @@ def test_days_until_the_backlog_is_done_equal_the_exact_percentiles() -> None:
     #   d=1: 0, d=2: 1/4, d=3: 1/2, d=4: 11/16 = 0.6875, d=5: 26/32 = 0.8125,
     #   d=6: 57/64 = 0.890625, d=7: 120/128 = 0.9375, d=8: 247/256 = 0.96484375.
     # The smallest d with P(D <= d) >= c: 0.2 -> 2, 0.6 -> 4, 0.7 -> 5, 0.85 -> 6, 0.95 -> 8.
-    expected = {"0.2": 2.0, "0.6": 4.0, "0.7": 5.0, "0.85": 6.0, "0.95": 8.0}
-    assert series(snap, DAYS, **common) == expected
-    assert series(snap, DAYS, **{**common, "team": "all"}) == expected
+    # exported in seconds: whole days of 86400 s
+    expected = {
+        c: d * 86400 for c, d in {"0.2": 2, "0.6": 4, "0.7": 5, "0.85": 6, "0.95": 8}.items()
+    }
+    assert series(snap, DONE_IN, **common) == expected
+    assert series(snap, DONE_IN, **{**common, "team": "all"}) == expected
     # the backlog's items are features: none of another type, done in 0 days
     assert gauge(snap, BACKLOG, team="payments", type="debt", backlog="release-1") == 0.0
-    assert set(series(snap, DAYS, team="payments", type="debt", backlog="release-1").values()) == {
-        0.0
-    }
+    assert set(
+        series(snap, DONE_IN, team="payments", type="debt", backlog="release-1").values()
+    ) == {0.0}
 
 
 def exact_items(daily: list[int], horizon: int, c: float) -> tuple[int, list[float]]:
@@ -172,7 +175,7 @@ def test_same_records_give_the_same_forecasts_whatever_their_order() -> None:
     for item in reversed(data.work_items):
         reordered.add(item)
     other_order = compute_all(reordered, now=NOW, settings=config)
-    for name in (ITEMS, DAYS, BACKLOG):
+    for name in (ITEMS, DONE_IN, BACKLOG):
         assert first.values(name) == again.values(name) == other_order.values(name)
         assert first.values(name)
     # the same seed and team draw the same trials, another team other ones
@@ -207,7 +210,7 @@ def test_a_team_that_finished_nothing_forecasts_zero_items_and_no_date() -> None
     snap = compute_all(data, now=NOW, settings=tiny_settings())
     assert set(series(snap, ITEMS, team="payments", type="all", horizon="2d").values()) == {0.0}
     assert gauge(snap, BACKLOG, team="payments", type="all", backlog="release-1") == 3.0
-    assert series(snap, DAYS, team="payments", type="all", backlog="release-1") == {}
+    assert series(snap, DONE_IN, team="payments", type="all", backlog="release-1") == {}
     # the simulation itself stops at once rather than running for ever
     assert (simulate_days(np.zeros(84, dtype=np.int64), 5, 100, rng_for(1)) == MAX_DAYS + 1).all()
 

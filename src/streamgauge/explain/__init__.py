@@ -127,7 +127,7 @@ FAMILIES: dict[str, str] = {
     "streamgauge_governance_deployments_window_ratio": "governance",
     "streamgauge_governance_deployments_total": "governance",
     "streamgauge_forecast_items": "forecast",
-    "streamgauge_forecast_days": "forecast",
+    "streamgauge_forecast_done_seconds": "forecast",
     "streamgauge_forecast_backlog_items": "forecast",
 }
 

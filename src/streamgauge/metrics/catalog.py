@@ -339,11 +339,11 @@ FORECASTS: tuple[MetricDef, ...] = (
         "simulated futures, sampling the daily throughput of forecast.history.",
     ),
     _d(
-        "streamgauge_forecast_days",
+        "streamgauge_forecast_done_seconds",
         "gauge",
         "team type backlog confidence",
-        "Days until the backlog's items now are done, in at least that share (confidence) of "
-        "the simulated futures.",
+        "Time until the backlog's items now are done, in whole days (86400 s each) from now, in "
+        "at least that share (confidence) of the simulated futures.",
     ),
     _d(
         "streamgauge_forecast_backlog_items",

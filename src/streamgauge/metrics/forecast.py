@@ -44,6 +44,7 @@ from streamgauge.config_forecast import (
     confidence_label,
     horizon_label,
 )
+from streamgauge.metrics.catalog import DAY
 from streamgauge.metrics.columns import MICROS_PER_DAY, Frame, micros
 from streamgauge.metrics.dimensions import ALL
 from streamgauge.metrics.items import ItemFlow
@@ -52,7 +53,7 @@ from streamgauge.metrics.windows import Window
 from streamgauge.model import FlowState, FlowType
 
 ITEMS = "streamgauge_forecast_items"
-DAYS = "streamgauge_forecast_days"
+DONE_SECONDS = "streamgauge_forecast_done_seconds"
 BACKLOG_ITEMS = "streamgauge_forecast_backlog_items"
 TYPES: tuple[str, ...] = (*(t.value for t in FlowType), ALL)
 NOT_DONE = (FlowState.NEW, FlowState.WAITING, FlowState.ACTIVE)
@@ -267,7 +268,8 @@ def add_forecast_metrics(
     *,
     now: datetime,
 ) -> None:
-    """Add ``streamgauge_forecast_items``, ``_days`` and ``_backlog_items``."""
+    """Add ``streamgauge_forecast_items``, ``_done_seconds`` (whole days, in seconds) and
+    ``_backlog_items``."""
     if not flows:
         return  # no work items at all: no flow source configured, so no forecast
     found = forecasts(flows, done, config, now=now)
@@ -280,5 +282,6 @@ def add_forecast_metrics(
         snapshot.add(BACKLOG_ITEMS, n, team=team, type=kind, backlog=name)
     for (team, kind, name, c), value in found.days.items():
         snapshot.add(
-            DAYS, value, team=team, type=kind, backlog=name, confidence=confidence_label(c)
-        )
+            DONE_SECONDS, value * DAY, team=team, type=kind, backlog=name,
+            confidence=confidence_label(c),
+        )  # fmt: skip
