@@ -113,6 +113,12 @@ def test_every_number_is_the_snapshots_and_the_page_is_accessible(
             wrong.append((number, samples.get(key)))
     assert wrong == [], f"numbers not the snapshot's ({stamp}): {wrong[:5]}"
     assert all(n["text"] for n in numbers)
+    # the demo has a bottleneck and forecasts (it configures backlogs): the page shows both
+    assert page.locator("g.bottleneck[data-stage]").count() == 1
+    families = {n["metric"] for n in numbers}
+    assert {"streamgauge_forecast_items", "streamgauge_forecast_done_seconds"} <= families
+    # nothing wider than the window: only the map's own box scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert axe_violations(page) == []
     assert problems == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -153,7 +159,7 @@ def test_links_choose_team_app_and_window(browser: Browser, demo: Replica) -> No
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_bottleneck_and_forecasts_are_accessible_too(browser: Browser, width: int) -> None:
-    # the demo has neither yet: a hand-made snapshot that has both (tests/exposition/map_example.py)
+    # a hand-made snapshot with both, its numbers known (tests/exposition/map_example.py)
     served = Served(example())
     try:
         page = browser.new_page(viewport={"width": width, "height": 900})
@@ -165,6 +171,7 @@ def test_the_bottleneck_and_forecasts_are_accessible_too(browser: Browser, width
         assert page.locator("g.bottleneck[data-stage='triage']").count() == 1
         assert "Bottleneck: triage" in page.locator(".evidence").inner_text()
         assert page.locator("#fc-h").inner_text() == "Forecasts of pay"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert axe_violations(page) == []
         assert problems == []
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

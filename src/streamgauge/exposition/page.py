@@ -39,15 +39,17 @@ nav a[aria-current="page"] { background: #1a4fa0; color: #ffffff; border-radius:
 .totals dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
 .hint { color: #474747; font-size: 0.9rem; margin: 6px 0; }
 .evidence { border-left: 4px solid #a4161a; padding: 4px 10px; margin: 10px 0; }
-.panels { display: grid; gap: 16px; margin-top: 16px; grid-template-columns: 1fr; }
+.panels { display: grid; gap: 16px; margin-top: 16px; grid-template-columns: minmax(0, 1fr); }
 @media (min-width: 900px) {
   .panels { grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); } }
-section.panel { border: 1px solid #c7c7c7; border-radius: 6px; padding: 12px; }
+section.panel { border: 1px solid #c7c7c7; border-radius: 6px; padding: 12px; min-width: 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #e2e2e2;
   vertical-align: top; }
 caption { text-align: left; font-weight: 600; padding: 10px 0 4px; }
-td.v, th.v { text-align: right; white-space: nowrap; }
+td.v, th.v { text-align: right; }
+td.v { white-space: nowrap; }
+.grid th, .grid td { padding: 4px 3px; font-size: 0.9rem; }
 .level { border-radius: 4px; padding: 0 6px; font-size: 0.9rem; white-space: nowrap; }
 .level-elite { background: #d9f2e3; color: #0f5132; }
 .level-high { background: #e3f0ff; color: #0b3d91; }
@@ -313,7 +315,7 @@ def _grid(samples: Sequence[Sample], row_keys: Sequence[str], caption: str) -> s
         )
         rows.append(f"<tr>{cells}</tr>")
     return (
-        f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f'<table class="grid"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
