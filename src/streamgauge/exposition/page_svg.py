@@ -89,7 +89,8 @@ def _stage(stage: Stage, x0: float) -> str:
     wait = number(stage.wait, "tspan") if stage.wait is not None else "–"
     out.append(_text(mid, BOX_Y + 30, wait, "wait"))
     if stage.queue is not None:
-        out.append(_text(mid, top + 46, number(stage.queue, "tspan") + " items", "label"))
+        unit = " item" if stage.queue.value == 1 else " items"
+        out.append(_text(mid, top + 46, number(stage.queue, "tspan") + unit, "label"))
     if stage.trend is not None:
         out.append(_text(mid, top + 62, "trend " + number(stage.trend, "tspan"), "label"))
     bx = x0 + WAIT_W
